@@ -1,0 +1,245 @@
+"""The evaluation report of a run, written into its run directory in one call.
+
+:func:`write_report` evaluates a fitted model on a test set and writes:
+
+- ``confusion_matrix.png`` (counts) and ``confusion_matrix_normalized.png`` (rows sum to 1:
+  the diagonal is each genre's recall);
+- ``learning_curves.png`` when a training history is available;
+- ``classification_report.txt`` (per-genre precision, recall, F1, support; split protocol and
+  leakage status in its header);
+- ``predictions.csv`` (one row per test item: input when it is a path, true and predicted
+  genre);
+- ``results.json``, last, so its presence means the report is complete: metrics, confusion
+  matrix, per-genre report, split protocol, leakage check outcome, training summary, config,
+  data fingerprint, package versions and platform.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .evaluation import evaluate
+from .figures import plot_confusion_matrix, plot_learning_curves
+from .provenance import package_versions, platform_info, write_results_json
+
+__all__ = ["SCHEMA_VERSION", "find_history", "history_summary", "write_report"]
+
+#: Version of the layout of ``results.json``.
+SCHEMA_VERSION = 1
+
+_STANDARD_KEYS = frozenset(
+    {
+        "schema_version",
+        "created_at",
+        "split_protocol",
+        "leakage",
+        "metrics",
+        "labels",
+        "confusion_matrix",
+        "classification_report",
+        "training",
+        "estimator",
+        "config",
+        "data_fingerprint",
+        "versions",
+        "platform",
+        "files",
+        "evaluation",
+    }
+)
+
+
+def find_history(estimator):
+    """The skorch History of ``estimator`` or of a Pipeline's final step, else ``None``."""
+    for candidate in (estimator, getattr(estimator, "_final_estimator", None)):
+        history = getattr(candidate, "history", None) if candidate is not None else None
+        if history is not None and not callable(history) and len(history):
+            return history
+    return None
+
+
+def history_summary(history):
+    """Short summary of a training history for ``results.json``.
+
+    Parameters
+    ----------
+    history : skorch.history.History or list of dict
+
+    Returns
+    -------
+    summary : dict
+        ``n_epochs``; the last epoch's ``train_loss``, ``valid_loss``, ``valid_acc`` (those
+        recorded); ``best_epoch`` and ``best_valid_acc`` (highest ``valid_acc``) or
+        ``best_valid_loss`` when no accuracy was recorded.
+    """
+    history = list(history)
+    out = {"n_epochs": len(history)}
+    if not history:
+        return out
+    last = history[-1]
+    for key in ("train_loss", "valid_loss", "train_acc", "valid_acc", "dur"):
+        if last.get(key) is not None:
+            out[f"last_{key}"] = float(last[key])
+    for key, better in (("valid_acc", np.nanargmax), ("valid_loss", np.nanargmin)):
+        values = np.array([np.nan if row.get(key) is None else float(row[key]) for row in history])
+        if np.isfinite(values).any():
+            i = int(better(values))
+            out["best_epoch"] = int(history[i].get("epoch", i + 1))
+            out[f"best_{key}"] = float(values[i])
+            break
+    return out
+
+
+def write_report(
+    run_dir,
+    *,
+    estimator,
+    X_test,
+    y_test,
+    split_protocol,
+    leakage_report=None,
+    history="auto",
+    config=None,
+    data_fingerprint=None,
+    labels=None,
+    extra=None,
+):
+    """Evaluate ``estimator`` on the test set and write the full report into ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        An existing run directory (see :func:`sklearn_genre.provenance.make_run_dir`).
+    estimator : fitted classifier or Pipeline
+        Anything with ``predict`` (and ``classes_`` for the label order).
+    X_test : array-like or list of str of length n_samples
+        Test input as ``estimator.predict`` takes it (paths for a full Pipeline).
+    y_test : array-like of shape (n_samples,)
+        True genres.
+    split_protocol : str
+        How training and test sets were made, e.g. ``"fma-official (artist-filtered)"`` or
+        ``sklearn_genre.leakage.random_split_protocol(0.7, 0.1, 0.2)``. Required: every results
+        file states it.
+    leakage_report : LeakageReport, default=None
+        Outcome of :func:`sklearn_genre.leakage.check_leakage`. ``None``: the results say
+        ``"not checked"``.
+    history : "auto", skorch History, list of dict or None, default="auto"
+        Training history for ``learning_curves.png`` and the training summary. ``"auto"``:
+        ``estimator.history`` or the Pipeline's final step's ``history`` when present.
+        ``None``: no learning curves.
+    config : mapping, default=None
+        Parameters of the run (model, features, training), recorded as given.
+    data_fingerprint : mapping, default=None
+        :func:`sklearn_genre.provenance.data_fingerprint` of the data. ``None``: recorded as
+        not computed.
+    labels : array-like of shape (n_labels,), default=None
+        Genre order (see :func:`sklearn_genre.evaluation.evaluate`).
+    extra : mapping, default=None
+        More top-level entries for ``results.json`` (must not replace the standard ones).
+
+    Returns
+    -------
+    results : dict
+        What was written to ``results.json``, plus the key ``"evaluation"`` holding the
+        :class:`~sklearn_genre.evaluation.EvaluationResult` (not written).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist; create it first")
+    if not isinstance(split_protocol, str) or not split_protocol:
+        raise ValueError("split_protocol must name how the data was split, e.g. 'predefined'")
+
+    clash = set(extra or ()) & _STANDARD_KEYS
+    if clash:
+        raise ValueError(f"extra must not replace standard results entries: {sorted(clash)}")
+
+    result = evaluate(estimator, X_test, y_test, labels=labels)
+    files = {}
+
+    plot_confusion_matrix(result, path=run_dir / "confusion_matrix.png")
+    files["confusion_matrix"] = "confusion_matrix.png"
+    plot_confusion_matrix(
+        result, normalize="true", path=run_dir / "confusion_matrix_normalized.png"
+    )
+    files["confusion_matrix_normalized"] = "confusion_matrix_normalized.png"
+
+    if isinstance(history, str):
+        if history != "auto":
+            raise ValueError(f"history must be 'auto', a History, a list or None; got {history!r}")
+        history = find_history(estimator)
+    training = None
+    if history is not None and len(history):
+        plot_learning_curves(history, path=run_dir / "learning_curves.png")
+        files["learning_curves"] = "learning_curves.png"
+        training = history_summary(history)
+
+    leakage = (
+        leakage_report.to_dict()
+        if leakage_report is not None
+        else {"status": "not checked", "leaked": None}
+    )
+    header = (
+        f"split protocol: {split_protocol}\n"
+        f"leakage check: {leakage['status']}\n"
+        f"test items: {result.n_samples}\n"
+        f"accuracy {result.accuracy:.4f}  balanced accuracy {result.balanced_accuracy:.4f}  "
+        f"macro F1 {result.macro_f1:.4f}\n\n"
+    )
+    _write_text(run_dir / "classification_report.txt", header + result.report_text())
+    files["classification_report"] = "classification_report.txt"
+    _write_predictions(run_dir / "predictions.csv", X_test, result)
+    files["predictions"] = "predictions.csv"
+
+    evaluation = result.to_dict()
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(),
+        "split_protocol": split_protocol,
+        "leakage": leakage,
+        "metrics": {
+            "n_test": evaluation["n_samples"],
+            "accuracy": evaluation["accuracy"],
+            "balanced_accuracy": evaluation["balanced_accuracy"],
+            "macro_f1": evaluation["macro_f1"],
+        },
+        "labels": evaluation["labels"],
+        "confusion_matrix": evaluation["confusion_matrix"],
+        "classification_report": evaluation["classification_report"],
+        "training": training,
+        "estimator": repr(estimator)[:4000],
+        "config": config,
+        "data_fingerprint": (
+            data_fingerprint if data_fingerprint is not None else {"status": "not computed"}
+        ),
+        "versions": package_versions(),
+        "platform": platform_info(),
+        "files": files,
+    }
+    results.update(extra or {})
+    write_results_json(run_dir, results)
+    results["evaluation"] = result
+    return results
+
+
+def _write_text(path, text):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_predictions(path, X, result):
+    import pandas as pd
+
+    frame = pd.DataFrame({"y_true": result.y_true, "y_pred": result.y_pred})
+    if isinstance(X, (list, tuple, np.ndarray, pd.Series)) and len(X) == len(frame):
+        first = X[0] if not isinstance(X, pd.Series) else X.iloc[0]
+        if isinstance(first, (str, os.PathLike)):
+            frame.insert(0, "path", [os.fspath(x) for x in X])
+    frame["correct"] = frame["y_true"] == frame["y_pred"]
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)

@@ -1,0 +1,138 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_genre import report
+from sklearn_genre.leakage import check_leakage, random_split_protocol
+from sklearn_genre.provenance import data_fingerprint, make_run_dir
+from sklearn_genre.report import find_history, history_summary, write_report
+
+
+@pytest.fixture
+def fitted():
+    rng = np.random.default_rng(1)
+    y = np.repeat(["folk", "pop", "rock"], 10)
+    X = rng.normal(size=(30, 2)) + np.repeat([[0, 0], [3, 0], [0, 3]], 10, axis=0)
+    return LogisticRegression().fit(X, y), X, y
+
+
+HISTORY = [
+    {"epoch": 1, "train_loss": 1.0, "valid_loss": 1.1, "valid_acc": 0.4, "event_lr": 1e-3},
+    {"epoch": 2, "train_loss": 0.7, "valid_loss": 0.9, "valid_acc": 0.6, "event_lr": 1e-3},
+    {"epoch": 3, "train_loss": 0.5, "valid_loss": 1.0, "valid_acc": 0.5, "event_lr": 1e-4},
+]
+
+
+def test_write_report_writes_everything(fitted, tmp_path):
+    clf, X, y = fitted
+    run_dir = make_run_dir(tmp_path, "run")
+    files = []
+    for i in range(4):
+        f = tmp_path / f"{i}.wav"
+        f.write_bytes(bytes([i]) * 10)
+        files.append(f)
+    leak = check_leakage(files[:2], files[2:], protocol="predefined")
+    fp = data_fingerprint(files, labels=["a", "a", "b", "b"])
+    results = write_report(
+        run_dir,
+        estimator=clf,
+        X_test=X,
+        y_test=y,
+        split_protocol="predefined",
+        leakage_report=leak,
+        history=HISTORY,
+        config={"model": "logreg", "C": np.float64(1.0)},
+        data_fingerprint=fp,
+        extra={"command": "test"},
+    )
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == [
+        "classification_report.txt",
+        "confusion_matrix.png",
+        "confusion_matrix_normalized.png",
+        "learning_curves.png",
+        "predictions.csv",
+        "results.json",
+    ]
+    saved = json.loads((run_dir / "results.json").read_text())
+    evaluation = results["evaluation"]
+    assert saved["metrics"]["accuracy"] == pytest.approx(evaluation.accuracy)
+    assert saved["metrics"]["accuracy"] == pytest.approx(clf.score(X, y))
+    assert saved["split_protocol"] == "predefined"
+    assert saved["leakage"]["status"] == "clean" and saved["leakage"]["leaked"] is False
+    assert saved["labels"] == ["folk", "pop", "rock"]
+    assert np.sum(saved["confusion_matrix"]) == 30
+    assert saved["training"] == {
+        "n_epochs": 3,
+        "last_train_loss": 0.5,
+        "last_valid_loss": 1.0,
+        "last_valid_acc": 0.5,
+        "best_epoch": 2,
+        "best_valid_acc": 0.6,
+    }
+    assert saved["config"] == {"model": "logreg", "C": 1.0}
+    assert saved["data_fingerprint"]["digest"] == fp["digest"]
+    assert saved["versions"]["numpy"] == np.__version__
+    assert saved["command"] == "test"
+    assert (set(saved) - {"command"}) | {"evaluation"} == report._STANDARD_KEYS
+    text = (run_dir / "classification_report.txt").read_text()
+    assert "split protocol: predefined" in text and "leakage check: clean" in text
+    preds = pd.read_csv(run_dir / "predictions.csv")
+    assert list(preds.columns) == ["y_true", "y_pred", "correct"]
+    assert preds["correct"].mean() == pytest.approx(evaluation.accuracy)
+
+
+def test_report_states_unchecked_leakage_and_uses_estimator_history(fitted, tmp_path):
+    clf, X, y = fitted
+    clf.history = HISTORY[:2]  # as a skorch net carries it
+    paths = [f"clip{i}.mp3" for i in range(len(y))]
+
+    class PathModel:
+        classes_ = clf.classes_
+        history = clf.history
+
+        def predict(self, paths_):
+            return clf.predict(X)
+
+    results = write_report(
+        tmp_path,
+        estimator=PathModel(),
+        X_test=paths,
+        y_test=y,
+        split_protocol=random_split_protocol(0.7, 0.1, 0.2),
+    )
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["leakage"] == {"status": "not checked", "leaked": None}
+    assert saved["data_fingerprint"] == {"status": "not computed"}
+    assert saved["split_protocol"] == "random-stratified 70/10/20 (no artist filter)"
+    assert saved["training"]["n_epochs"] == 2 and results["files"]["learning_curves"]
+    assert pd.read_csv(tmp_path / "predictions.csv")["path"].tolist() == paths
+
+
+def test_report_without_history_and_bad_arguments(fitted, tmp_path):
+    clf, X, y = fitted
+    results = write_report(tmp_path, estimator=clf, X_test=X, y_test=y, split_protocol="cv")
+    assert "learning_curves" not in results["files"] and results["training"] is None
+    assert not (tmp_path / "learning_curves.png").exists()
+    with pytest.raises(ValueError, match="split_protocol"):
+        write_report(tmp_path, estimator=clf, X_test=X, y_test=y, split_protocol="")
+    with pytest.raises(ValueError, match="must not replace"):
+        write_report(
+            tmp_path,
+            estimator=clf,
+            X_test=X,
+            y_test=y,
+            split_protocol="cv",
+            extra={"metrics": 1},
+        )
+    with pytest.raises(FileNotFoundError):
+        write_report(tmp_path / "nope", estimator=clf, X_test=X, y_test=y, split_protocol="cv")
+
+
+def test_history_helpers():
+    assert history_summary([]) == {"n_epochs": 0}
+    assert history_summary([{"valid_loss": 2.0}, {"valid_loss": 1.0}])["best_epoch"] == 2
+    assert find_history(LogisticRegression()) is None
