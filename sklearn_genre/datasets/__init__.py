@@ -1,0 +1,69 @@
+"""Data sets: FMA (load and download), genre folders, a synthetic FMA-shaped set, splits."""
+
+from ._bunch import DatasetWarning
+from .download import (
+    FMA_ARCHIVES,
+    FMA_BASE_URL,
+    ChecksumError,
+    DownloadError,
+    download_file,
+    fetch_fma,
+)
+from .fma import (
+    FMA_GENRES,
+    KNOWN_BROKEN_TRACKS,
+    SPLITS,
+    SUBSETS,
+    TRACKS_COLUMNS,
+    fma_audio_path,
+    load_fma,
+    read_genres,
+    read_tracks,
+)
+from .folder import AUDIO_EXTENSIONS, load_audio_folder
+from .home import DATA_HOME_ENV, get_data_home
+from .splits import (
+    ArtistGroupKFold,
+    OfficialSplit,
+    TrainValidTest,
+    artist_filtered_split,
+    artist_overlap,
+    check_no_artist_leakage,
+    official_split,
+    random_split,
+)
+from .synthetic import SYNTHESIS_VERSION, load_default_dataset, make_fma_like
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "ArtistGroupKFold",
+    "ChecksumError",
+    "DATA_HOME_ENV",
+    "DatasetWarning",
+    "DownloadError",
+    "FMA_ARCHIVES",
+    "FMA_BASE_URL",
+    "FMA_GENRES",
+    "KNOWN_BROKEN_TRACKS",
+    "OfficialSplit",
+    "SPLITS",
+    "SUBSETS",
+    "SYNTHESIS_VERSION",
+    "TRACKS_COLUMNS",
+    "TrainValidTest",
+    "artist_filtered_split",
+    "artist_overlap",
+    "check_no_artist_leakage",
+    "download_file",
+    "fetch_fma",
+    "fma_audio_path",
+    "get_data_home",
+    "load_audio_folder",
+    "load_default_dataset",
+    "load_fma",
+    "make_fma_like",
+    "official_split",
+    "random_split",
+    "read_genres",
+    "read_tracks",
+]
