@@ -19,13 +19,19 @@ Speed and memory
     The output array is allocated once and filled in order from bounded batches computed by
     ``joblib.Parallel(n_jobs=..., return_as="generator")`` (no backend is forced, so
     ``joblib.parallel_backend("dask")`` distributes the work); peak memory is the output plus a
-    few batches of work, independent of the number of files. See ``benchmarks/bench_features.py``
-    for the measured speed against the reference extractor.
+    few batches of work, independent of the number of files. The ``"multiprocessing"`` joblib
+    backend cannot return a generator; under it the batches run as consecutive ``Parallel``
+    calls over windows of ``4 * n_jobs`` batches (same output, same memory bound, each window
+    waits for its slowest batch). See ``benchmarks/bench_features.py`` for the measured speed
+    against the reference extractor, and ``benchmarks/bench_scaling.py`` / ``docs/scaling.md``
+    for loky and Dask scaling. For more clips than fit in memory, write the same rows into an
+    on-disk store with :func:`sklearn_genre.store.extract_to_store`.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import warnings
@@ -36,6 +42,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import SequentialBackend, get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -615,64 +622,8 @@ ndarray of shape (n_clips, n_samples)
         """
         check_is_fitted(self, "mel_basis_")
         items = self._validate_X(X, reset=False)
-        plan = self._plan()
-        cache = resolve_cache(self.memory, namespace=f"sklearn_genre-mel-v{FEATURE_VERSION}")
-        out_dtype = np.dtype(self.dtype)
+        out, failures = self._extract(items)
         n = len(items)
-
-        n_workers = max(1, effective_n_jobs(self.n_jobs))
-        batch_size = max(1, min(_MAX_BATCH, math.ceil(n / (4 * n_workers))))
-        starts = range(0, n, batch_size)
-        tasks = (
-            delayed(_extract_batch)(
-                [(i, items[i]) for i in range(s, min(s + batch_size, n))],
-                plan,
-                cache,
-                self.on_error,
-                out_dtype,
-            )
-            for s in starts
-        )
-
-        out = None
-        if plan.n_samples is not None:
-            out = np.empty((n, plan.n_mels, 1 + plan.n_samples // plan.hop_length), out_dtype)
-        failures, pending_nan = [], []
-        progress = _progress(n, self.verbose)
-        try:
-            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-            row = 0
-            for batch_results, batch_failures, batch_warnings in results:
-                for category, message in batch_warnings:
-                    warnings.warn(message, category, stacklevel=2)
-                failures.extend(batch_failures)
-                for S in batch_results:
-                    if S is None:
-                        pending_nan.append(row)
-                    else:
-                        if out is None:
-                            out = np.empty((n, *S.shape), out_dtype)
-                        if S.shape != out.shape[1:]:
-                            raise ValueError(
-                                "with duration=None every clip must give the same number of "
-                                f"frames: {_source(items, row)} gives {S.shape[1]}, expected "
-                                f"{out.shape[2]}; set duration to crop/pad clips"
-                            )
-                        out[row] = S
-                    row += 1
-                if progress is not None:
-                    progress.update(len(batch_results))
-        finally:
-            if progress is not None:
-                progress.close()
-
-        if out is None:
-            raise ValueError(
-                f"every one of the {n} clips failed and duration=None leaves the frame count "
-                f"unknown; first failure: {failures[0].source}: {failures[0].reason}"
-            )
-        for row in pending_nan:
-            out[row] = np.nan
         if self.on_error == "warn":
             self.failures_ = failures
             if failures:
@@ -686,6 +637,130 @@ ndarray of shape (n_clips, n_samples)
                     stacklevel=2,
                 )
         return out
+
+    def _extract(self, items, *, out=None, start=0, checkpoint=None, checkpoint_rows=None):
+        """Fill ``out[start:]`` with the features of ``items[start:]``, in order.
+
+        Shared by :meth:`transform` (``out`` allocated here) and
+        :func:`sklearn_genre.store.extract_to_store` (``out`` is a memory-mapped ``.npy``).
+
+        Parameters
+        ----------
+        items : list of str or ndarray, or ndarray of shape (n_clips, n_samples)
+            Validated clips (see ``_validate_X``).
+        out : ndarray of shape (n_clips, n_mels, n_frames) or None
+            Destination; None allocates it (or, with ``duration=None``, allocates it from
+            the first clip's shape).
+        start : int
+            First row to compute; rows before it are left untouched.
+        checkpoint : callable or None
+            Called as ``checkpoint(rows_done, failures)`` after at least ``checkpoint_rows``
+            new rows have been written (and once at the end), where ``rows_done`` is the
+            number of leading rows of ``out`` that are final.
+        checkpoint_rows : int or None
+            See ``checkpoint``.
+
+        Returns
+        -------
+        out : ndarray of shape (n_clips, n_mels, n_frames)
+        failures : list of ExtractionFailure
+            Failures among rows ``start:`` (``on_error="warn"``).
+        """
+        plan = self._plan()
+        cache = resolve_cache(self.memory, namespace=f"sklearn_genre-mel-v{FEATURE_VERSION}")
+        out_dtype = np.dtype(self.dtype)
+        n = len(items)
+
+        n_workers = max(1, effective_n_jobs(self.n_jobs))
+        batch_size = max(1, min(_MAX_BATCH, math.ceil((n - start) / (4 * n_workers))))
+        tasks = (
+            delayed(_extract_batch)(
+                [(i, items[i]) for i in range(s, min(s + batch_size, n))],
+                plan,
+                cache,
+                self.on_error,
+                out_dtype,
+            )
+            for s in range(start, n, batch_size)
+        )
+
+        if out is None and plan.n_samples is not None:
+            out = np.empty((n, plan.n_mels, 1 + plan.n_samples // plan.hop_length), out_dtype)
+        failures, pending_nan = [], []
+        progress = _progress(n - start, self.verbose)
+        row = last_checkpoint = start
+        try:
+            for batch_results, batch_failures, batch_warnings in _ordered_results(
+                tasks, self.n_jobs, window=4 * n_workers
+            ):
+                for category, message in batch_warnings:
+                    warnings.warn(message, category, stacklevel=3)
+                failures.extend(batch_failures)
+                for S in batch_results:
+                    if S is None:
+                        if out is None:
+                            pending_nan.append(row)
+                        else:
+                            out[row] = np.nan
+                    else:
+                        if out is None:
+                            out = np.empty((n, *S.shape), out_dtype)
+                            for r in pending_nan:
+                                out[r] = np.nan
+                            pending_nan = []
+                        if S.shape != out.shape[1:]:
+                            raise ValueError(
+                                "with duration=None every clip must give the same number of "
+                                f"frames: {_source(items, row)} gives {S.shape[1]}, expected "
+                                f"{out.shape[2]}; set duration to crop/pad clips"
+                            )
+                        out[row] = S
+                    row += 1
+                if progress is not None:
+                    progress.update(len(batch_results))
+                if (
+                    checkpoint is not None
+                    and out is not None
+                    and row - last_checkpoint >= (checkpoint_rows or 1)
+                ):
+                    checkpoint(row, failures)
+                    last_checkpoint = row
+        finally:
+            if progress is not None:
+                progress.close()
+
+        if out is None:
+            raise ValueError(
+                f"every one of the {n} clips failed and duration=None leaves the frame count "
+                f"unknown; first failure: {failures[0].source}: {failures[0].reason}"
+            )
+        if checkpoint is not None and row != last_checkpoint:
+            checkpoint(row, failures)
+        return out, failures
+
+
+def _ordered_results(tasks, n_jobs, *, window):
+    """Results of ``tasks`` in order, with a bounded number of results held at once.
+
+    Uses ``joblib.Parallel(return_as="generator")`` (no backend forced) when the active
+    backend supports it (sequential, loky, threading, dask, ray). The ``"multiprocessing"``
+    backend does not (``joblib.Parallel`` raises ``ValueError`` for it); there the tasks run
+    as consecutive ``Parallel`` calls over ``window`` tasks each, which keeps the same order
+    and memory bound but waits for the slowest task of each window.
+    """
+    backend, _ = get_active_backend()
+    if getattr(backend, "supports_return_generator", False) or isinstance(
+        backend, SequentialBackend
+    ):
+        yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        return
+    parallel = Parallel(n_jobs=n_jobs)
+    with parallel:
+        while True:
+            chunk = list(itertools.islice(tasks, max(1, window)))
+            if not chunk:
+                return
+            yield from parallel(chunk)
 
 
 def _source(items, row):
