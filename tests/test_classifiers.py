@@ -1,0 +1,481 @@
+"""Tests for sklearn_genre.classifiers on tiny synthetic spectrograms (16 mels x 64 frames)."""
+
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LoadInitState
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from sklearn_genre.callbacks import LabelScoring
+from sklearn_genre.classifiers import (
+    CNNClassifier,
+    CNNGRUAttentionClassifier,
+    CNNGRUClassifier,
+    GRUClassifier,
+)
+
+N_MELS, N_FRAMES = 16, 64
+SMALL = {"channels": (8, 8, 16)}
+QUICK = dict(max_epochs=3, verbose=0, random_state=0, lr=3e-3)
+
+
+def make_data(n=60, labels=("jazz", "rock"), seed=0, n_frames=N_FRAMES, dtype=np.float32):
+    """Two classes: 'rock' has a loud band 2-5 and a 4-frame rhythm, 'jazz' does not."""
+    rng = np.random.default_rng(seed)
+    y = np.array([labels[i % len(labels)] for i in range(n)])
+    X = rng.normal(-50.0, 6.0, size=(n, N_MELS, n_frames))
+    loud = y == labels[-1]
+    X[loud, 2:6, :] += 20.0
+    X[loud, :, ::4] += 10.0
+    return X.astype(dtype), y
+
+
+def small(cls, **kwargs):
+    module = {} if cls is GRUClassifier else {f"module__{k}": v for k, v in SMALL.items()}
+    return cls(**{**QUICK, **module, **kwargs})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny tensors: one intra-op thread avoids OpenMP barrier stalls on a busy machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return small(CNNGRUAttentionClassifier).fit(X, y)
+
+
+# ----------------------------------------------------------------- sklearn checks
+# Checks run on GRUClassifier (all four share one base class; on the checks' 2-D
+# data, (n_samples, n_features) = one frame of n_features mel bands, the GRU is the
+# quickest), without the internal validation split: the checks use data sets with
+# as few as 1 sample per class, which no stratified hold-out can split. On the
+# CPU, because on CUDA batch-wise and whole-set predictions differ in the last
+# bits (check_methods_subset_invariance).
+# Skipped, inherent to skorch's NeuralNet:
+# - check_no_attributes_set_in_init: skorch's __init__ sets history_,
+#   initialized_ and virtual_params_, and stores double-underscore parameters
+#   (optimizer__weight_decay, ...) that are not in the signature.
+CHECK_ESTIMATOR = GRUClassifier(
+    max_epochs=5, lr=0.03, batch_size=32, verbose=0, random_state=0, device="cpu",
+    module__gru_hidden=8, module__gru_layers=1, train_split=None,
+    callbacks__early_stopping=None, callbacks__lr_scheduler=None,
+)
+EXPECTED_FAILED = {
+    "check_no_attributes_set_in_init": "skorch's __init__ sets history_, initialized_, "
+    "virtual_params_ and stores dunder parameters",
+}
+
+
+@parametrize_with_checks([CHECK_ESTIMATOR], expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+# ----------------------------------------------------------------- fit / predict
+@pytest.mark.parametrize(
+    "cls", [CNNClassifier, GRUClassifier, CNNGRUClassifier, CNNGRUAttentionClassifier]
+)
+def test_learns_two_synthetic_classes(cls):
+    X, y = make_data(80, seed=1)
+    X_test, y_test = make_data(40, seed=2)
+    clf = small(cls, max_epochs=6, lr=5e-3, module__pooling="mean") if cls is CNNGRUClassifier \
+        else small(cls, max_epochs=6, lr=5e-3)
+    clf.fit(X, y)
+    assert clf.score(X_test, y_test) >= 0.85
+
+
+def test_string_labels_and_proba_columns(fitted, data):
+    X, y = data
+    assert list(fitted.classes_) == ["jazz", "rock"]
+    pred = fitted.predict(X)
+    assert pred.dtype.kind == "U" and set(pred) <= {"jazz", "rock"}
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], pred)
+    assert fitted.score(X, y) == np.mean(pred == y)
+    assert fitted.n_features_in_ == N_MELS
+
+
+def test_integer_labels_keep_their_values():
+    X, y = make_data(40, labels=(3, 7))
+    clf = small(CNNClassifier).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, [3, 7])
+    assert set(clf.predict(X)) <= {3, 7}
+
+
+def test_variable_number_of_frames_at_predict(fitted):
+    for n_frames in (1, 5, 9, 200):
+        X, _ = make_data(6, n_frames=n_frames)
+        assert fitted.predict_proba(X).shape == (6, 2)
+
+
+def test_float16_input(data):
+    X, y = data
+    X16 = X.astype(np.float16)
+    clf16 = small(CNNGRUAttentionClassifier).fit(X16, y)
+    clf32 = small(CNNGRUAttentionClassifier).fit(X16.astype(np.float32), y)
+    # float16 storage is cast per batch: identical to training on the rounded values
+    np.testing.assert_allclose(clf16.predict_proba(X16), clf32.predict_proba(X16), atol=1e-6)
+
+
+def test_random_state_reproducible_and_global_rng_untouched(data):
+    X, y = data
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = small(CNNGRUAttentionClassifier, random_state=5).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = small(CNNGRUAttentionClassifier, random_state=5).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.history[:, "train_loss"] == b.history[:, "train_loss"]
+    c = small(CNNGRUAttentionClassifier, random_state=6).fit(X, y)
+    assert a.history[:, "train_loss"] != c.history[:, "train_loss"]
+
+
+def test_history_contents(fitted):
+    history = fitted.history
+    assert len(history) == 3
+    for key in ("train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "dur"):
+        values = history[:, key]
+        assert len(values) == 3 and all(np.isfinite(values))
+    assert history[:, "lr"][0] == pytest.approx(3e-3)
+
+
+def test_lr_is_reduced_on_plateau_and_early_stopping_stops():
+    # Constant inputs: validation accuracy cannot improve, a plateau from epoch 2.
+    X = np.full((40, N_MELS, 16), -30.0, dtype=np.float32)
+    y = np.array(["a", "b"] * 20)
+    clf = small(CNNClassifier, max_epochs=4, callbacks__lr_scheduler__patience=0,
+                callbacks__early_stopping=None).fit(X, y)
+    np.testing.assert_allclose(clf.history[:, "lr"], [3e-3, 3e-3, 3e-4, 3e-5])
+    stopped = small(CNNClassifier, max_epochs=10, callbacks__early_stopping__patience=2).fit(X, y)
+    assert len(stopped.history) == 3
+
+
+def test_attention_weights(fitted, data):
+    X, _ = data
+    weights = fitted.predict_attention(X[:5])
+    assert weights.shape == (5, 8)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert fitted.predict_attention(X[:2, :, :20]).shape == (2, 3)
+    times = CNNGRUAttentionClassifier.attention_times(1292)
+    assert times.shape == (162, 2)
+    np.testing.assert_allclose(times[1], [8 * 512 / 22050, 16 * 512 / 22050])
+    assert times[-1, 1] == pytest.approx(1292 * 512 / 22050)
+
+
+# ------------------------------------------------------------------- parameters
+def test_defaults_match_the_reference_recipe():
+    clf = CNNGRUAttentionClassifier()
+    params = clf.get_params()
+    assert params["lr"] == 1e-3 and params["batch_size"] == 16 and params["max_epochs"] == 60
+    assert params["optimizer"] is torch.optim.AdamW
+    assert params["optimizer__weight_decay"] == 0.03
+    assert params["optimizer__betas"] == (0.9, 0.999)
+    assert params["criterion"] is torch.nn.CrossEntropyLoss
+    assert params["iterator_train__shuffle"] is True
+    assert params["callbacks__early_stopping__patience"] == 10
+    assert params["callbacks__early_stopping__monitor"] == "valid_acc"
+    assert params["callbacks__early_stopping__load_best"] is True
+    assert params["callbacks__lr_scheduler__patience"] == 5
+    assert params["callbacks__lr_scheduler__min_lr"] == 1e-6
+    assert params["callbacks__lr_scheduler__mode"] == "max"
+    assert params["device"] == "auto"
+
+
+def test_clone_and_get_params_round_trip():
+    clf = CNNGRUAttentionClassifier(lr=0.01, module__gru_hidden=8, noise_std=0.2,
+                                    callbacks__early_stopping__patience=3)
+    cloned = clone(clf)
+    assert cloned.get_params(deep=False).keys() == clf.get_params(deep=False).keys()
+    for key, value in clf.get_params(deep=False).items():
+        assert cloned.get_params(deep=False)[key] == value, key
+    assert cloned.get_params()["callbacks__early_stopping__patience"] == 3
+
+
+def test_nested_set_params_reach_the_components(data):
+    X, y = data
+    clf = small(CNNGRUAttentionClassifier, max_epochs=1)
+    clf.set_params(callbacks__early_stopping__patience=2, callbacks__lr_scheduler__patience=1,
+                   optimizer__betas=(0.8, 0.95), optimizer__weight_decay=0.1,
+                   module__dropout=0.45, module__gru_hidden=12, batch_size=8)
+    clf.fit(X, y)
+    callbacks = dict(clf.callbacks_)
+    assert callbacks["early_stopping"].patience == 2
+    assert callbacks["lr_scheduler"].patience == 1
+    group = clf.optimizer_.param_groups[0]
+    assert group["betas"] == (0.8, 0.95) and group["weight_decay"] == 0.1
+    assert clf.module_.dropout.p == 0.45 and clf.module_.gru.hidden_size == 12
+    clf.set_params(beta2=0.9).fit(X, y)
+    assert clf.optimizer_.param_groups[0]["betas"] == (0.8, 0.9)
+
+
+def test_augmentation_parameters_reach_the_module(data):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=1, noise_std=0.3, shift_max=0.2, augment_p=0.7)
+    aug = clf.fit(X, y).module_.augment
+    assert (aug.noise_std, aug.shift_max, aug.p) == (0.3, 0.2, 0.7)
+    off = small(CNNClassifier, max_epochs=1, augment=False).fit(X, y).module_.augment
+    assert off.noise_std == 0 and off.shift_max == 0
+    with pytest.raises(ValueError, match="module__noise_std"):
+        small(CNNClassifier, module__noise_std=0.1).fit(X, y)
+
+
+def test_grid_search_over_batch_size_and_lr(data):
+    X, y = data
+    search = GridSearchCV(small(CNNClassifier, max_epochs=2),
+                          {"batch_size": [8, 16], "lr": [1e-3, 1e-2]}, cv=2)
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_.predict(X).shape == (len(X),)
+
+
+def test_cross_val_score(data):
+    X, y = data
+    scores = cross_val_score(small(CNNClassifier, max_epochs=4, lr=5e-3), X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.7
+
+
+# ------------------------------------------------------------------- validation
+def test_predefined_validation_split(data):
+    X, y = data
+    X_valid, y_valid = make_data(12, seed=9)
+    clf = small(CNNClassifier, train_split=predefined_split(Dataset(X_valid, y_valid)))
+    clf.fit(X, y)
+    batches = clf.history[-1, "batches"]
+    assert sum(b["valid_batch_size"] for b in batches if "valid_batch_size" in b) == 12
+    assert sum(b["train_batch_size"] for b in batches if "train_batch_size" in b) == len(X)
+    wrong_labels = Dataset(X_valid, np.array(["pop"] * 12))
+    bad = small(CNNClassifier, train_split=predefined_split(wrong_labels))
+    with pytest.raises(ValueError, match="pop"):
+        bad.fit(X, y)
+
+
+def test_default_split_holds_out_a_stratified_tenth(data):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=1).fit(X, y)
+    batches = clf.history[-1, "batches"]
+    assert sum(b.get("valid_batch_size", 0) for b in batches) == 6
+
+
+def test_no_split_needs_callbacks_off(data):
+    X, y = data
+    with pytest.raises(ValueError, match="train_split=None"):
+        small(CNNClassifier, train_split=None).fit(X, y)
+    clf = small(CNNClassifier, train_split=None, callbacks__early_stopping=None,
+                callbacks__lr_scheduler=None).fit(X, y)
+    assert "valid_acc" not in clf.history[-1]
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.zeros((4, 2, 3, 5)), "n_frames"),
+        (np.full((4, N_MELS, 8), np.nan), "NaN"),
+        (np.zeros((4, N_MELS, 8), dtype=complex), "Complex"),
+    ],
+)
+def test_bad_input_is_rejected(X, message):
+    with pytest.raises(ValueError, match=message):
+        small(CNNClassifier).fit(X, ["a", "b"] * 2)
+
+
+def test_bad_parameters_name_the_parameter(data):
+    X, y = data
+    with pytest.raises(ValueError, match="'lr'"):
+        small(CNNClassifier, lr=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="'train_split'"):
+        small(CNNClassifier, train_split="random").fit(X, y)
+
+
+def test_predict_checks(fitted):
+    with pytest.raises(NotFittedError):
+        CNNClassifier().predict(np.zeros((2, N_MELS, 8)))
+    with pytest.raises(ValueError, match="expecting 16 features"):
+        fitted.predict(np.zeros((2, N_MELS + 1, 8)))
+
+
+def test_two_d_input_is_one_frame():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "up", "down")
+    clf = small(GRUClassifier).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), clf.predict(X[:, :, None]))
+
+
+# ------------------------------------------------------------------ persistence
+def test_device_auto_is_resolved_but_kept(fitted):
+    assert fitted.device == "auto"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert next(fitted.module_.parameters()).device.type == expected
+
+
+def test_pickle_and_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
+    X, _ = data
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "expected.npy", fitted.predict_proba(X))
+    with open(tmp_path / "model.pkl", "wb") as f:
+        pickle.dump(fitted, f)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    script = textwrap.dedent(
+        """
+        import pickle, sys, joblib, numpy as np, torch
+        d = sys.argv[1]
+        torch.set_num_threads(int(sys.argv[2]))  # same reduction order as the parent
+        X = np.load(d + "/X.npy"); expected = np.load(d + "/expected.npy")
+        with open(d + "/model.pkl", "rb") as f:
+            a = pickle.load(f)
+        b = joblib.load(d + "/model.joblib")
+        for model in (a, b):
+            assert model.device == "auto", model.device
+            np.testing.assert_array_equal(model.predict_proba(X), expected)
+            assert list(model.classes_) == ["jazz", "rock"]
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path),
+                             str(torch.get_num_threads())],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_model_saved_for_cuda_loads_on_cpu(fitted, data):
+    # A net pickled with device="cuda" (as after GPU training) maps its tensors
+    # to the CPU when unpickled without CUDA (skorch's map_location logic).
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, _ = data
+    # callbacks (EarlyStopping's best weights) are mapped like the module
+    assert "callbacks_" in fitted.cuda_dependent_attributes_
+    clf = pickle.loads(pickle.dumps(fitted))
+    clf.device = "cuda"
+    payload = pickle.dumps(clf)
+    with pytest.warns(UserWarning, match="(?i)cuda"):
+        loaded = pickle.loads(payload)
+    assert torch.device(loaded.device).type == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_leaves_usable_model(data):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=5, callbacks=[_InterruptAt(2)]).fit(X, y)
+    assert clf.interrupted_ is True and len(clf.history) == 2
+    assert clf.predict(X).shape == (len(X),)
+    assert small(CNNClassifier, max_epochs=1).fit(X, y).interrupted_ is False
+
+
+def test_checkpoint_and_resume(data, tmp_path):
+    X, y = data
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    first = small(CNNGRUAttentionClassifier, max_epochs=2, callbacks=[checkpoint]).fit(X, y)
+    resumed = small(CNNGRUAttentionClassifier, max_epochs=1,
+                    callbacks=[Checkpoint(dirname=str(tmp_path), monitor=None),
+                               LoadInitState(Checkpoint(dirname=str(tmp_path), monitor=None))])
+    resumed.fit(X, y)
+    assert len(resumed.history) == 3
+    assert resumed.history[:2, "train_loss"] == first.history[:, "train_loss"]
+    np.testing.assert_array_equal(resumed.module_.standardize.mean.numpy(),
+                                  first.module_.standardize.mean.numpy())
+
+
+def test_warm_start_continues_training(data):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=1, warm_start=True).fit(X, y)
+    clf.fit(X, y)
+    assert len(clf.history) == 2
+
+
+def test_extra_label_scoring_callback(data):
+    X, y = data
+    clf = small(CNNClassifier, callbacks=[
+        ("valid_f1", LabelScoring("f1_macro", name="valid_f1", lower_is_better=False)),
+        ("stop_on_loss", EarlyStopping(monitor="valid_loss", patience=50)),
+    ]).fit(X, y)
+    assert 0.0 <= clf.history[-1, "valid_f1"] <= 1.0
+
+
+def test_amp_without_cuda_warns(data):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, y = data
+    with pytest.warns(UserWarning, match="amp"):
+        small(CNNClassifier, max_epochs=1, amp=True).fit(X, y)
+
+
+# ---------------------------------------------------------------- with features
+@pytest.mark.slow
+def test_pickled_pipeline_with_features_in_fresh_process(make_audio, tmp_path):
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_genre.features import MelSpectrogramTransformer
+
+    kinds = ["tone", "noise"]
+    paths = [make_audio(f"train/{i}.wav", kinds[i % 2], seed=i, freq=220.0 + 20 * i)
+             for i in range(16)]
+    y = np.array(kinds * 8)
+    new = [str(make_audio(f"new/{i}.wav", kinds[i % 2], seed=100 + i)) for i in range(4)]
+    pipe = Pipeline([
+        ("mel", MelSpectrogramTransformer(n_mels=16, n_fft=512, hop_length=256, duration=1.0)),
+        ("clf", small(CNNGRUAttentionClassifier, max_epochs=2)),
+    ]).fit([str(p) for p in paths], y)
+    expected = pipe.predict_proba(new)
+    np.save(tmp_path / "expected.npy", expected)
+    with open(tmp_path / "pipe.pkl", "wb") as f:
+        pickle.dump(pipe, f)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    script = textwrap.dedent(
+        """
+        import json, pickle, sys, joblib, numpy as np, torch
+        d, threads, new = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+        torch.set_num_threads(threads)
+        expected = np.load(d + "/expected.npy")
+        with open(d + "/pipe.pkl", "rb") as f:
+            a = pickle.load(f)
+        b = joblib.load(d + "/pipe.joblib")
+        for pipe in (a, b):
+            np.testing.assert_array_equal(pipe.predict_proba(new), expected)
+            assert set(pipe.predict(new)) <= {"tone", "noise"}
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path),
+                             str(torch.get_num_threads()), json.dumps(new)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
