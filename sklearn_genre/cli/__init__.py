@@ -1,0 +1,146 @@
+"""The ``sklearn-genre`` command line tool.
+
+Subcommands: ``make-dataset``, ``fetch-fma``, ``preprocess``, ``train``, ``evaluate``,
+``predict``, ``compare``, ``search``, ``demo``; ``sklearn-genre COMMAND --help`` for each.
+Exit codes are listed in :mod:`sklearn_genre.cli.console`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from .console import (
+    EXIT_DATA,
+    EXIT_DOWNLOAD,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_LEAKAGE,
+    EXIT_USAGE,
+    CLIError,
+    Console,
+)
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+
+def _verbosity_parent(suppress):
+    parent = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if suppress else False
+    g = parent.add_argument_group("output verbosity")
+    g.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="only results and errors: no progress bars or training tables")
+    g.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="more detail, and the traceback of unexpected errors")
+    return parent
+
+
+def build_parser():
+    """The argument parser of ``sklearn-genre``."""
+    from .. import __version__
+    from . import datasets, demo, evaluate, preprocess, selection, train
+
+    parser = argparse.ArgumentParser(
+        prog="sklearn-genre",
+        description="Music genre classification the scikit-learn way: synthetic and FMA data, "
+        "log-mel features, CNN / GRU / CNN-GRU / CNN-GRU-Attention models, searches, "
+        "evaluation with a leakage check, track-level prediction.",
+        epilog="Start with `sklearn-genre demo`. Exit codes: 0 ok, 1 internal error, 2 bad "
+        "usage, 3 missing or unreadable data, 4 leakage refused, 5 download failed, "
+        "130 interrupted.",
+        parents=[_verbosity_parent(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parents = [_verbosity_parent(suppress=True)]
+    demo.add_parser(sub, parents)
+    datasets.add_parsers(sub, parents)
+    preprocess.add_parser(sub, parents)
+    train.add_parser(sub, parents)
+    evaluate.add_parsers(sub, parents)
+    selection.add_parsers(sub, parents)
+    return parser
+
+
+def _error_code(exc):
+    """Exit code and hint for an exception that is the user's to fix, else None."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from ..audio import AudioDecodeError
+    from ..cache import FeatureCacheError
+    from ..checkpointing import CheckpointError
+    from ..datasets import ChecksumError, DownloadError
+    from ..leakage import LeakageError
+    from ..persistence import ModelLoadError
+
+    if isinstance(exc, LeakageError):
+        return EXIT_LEAKAGE, "pass --on-leak warn to evaluate anyway (the overlap is recorded)"
+    if isinstance(exc, (DownloadError, ChecksumError)):
+        return EXIT_DOWNLOAD, None
+    if isinstance(exc, AudioDecodeError):
+        return EXIT_DATA, "remove or replace the file, or re-download the data set"
+    if isinstance(exc, CheckpointError):
+        return EXIT_DATA, ("check the run's checkpoints/ folder (space, permissions); a "
+                           "complete earlier checkpoint is kept for `train --resume`")
+    if isinstance(exc, ModelLoadError):
+        return EXIT_DATA, None
+    if isinstance(exc, FeatureCacheError):
+        return EXIT_DATA, "check the --cache folder (space, permissions) or pass --no-cache"
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                        PermissionError, FileExistsError)):
+        return EXIT_DATA, None
+    if isinstance(exc, InvalidParameterError):
+        return EXIT_USAGE, None
+    return None
+
+
+def main(argv=None):
+    """Run the command line tool.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``None``: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    code : int
+        Exit status (see :mod:`sklearn_genre.cli.console`).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+        return int(exc.code or 0)
+    console = Console(quiet=args.quiet, verbose=args.verbose and not args.quiet)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    args.command_line = ["sklearn-genre", *argv]
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        with console.capture_warnings():
+            return int(args.handler(args, console))
+    except CLIError as exc:
+        console.error(str(exc), exc.hint)
+        return exc.code
+    except KeyboardInterrupt:
+        console.error("interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        known = _error_code(exc)
+        if known is not None:
+            code, hint = known
+            console.error(str(exc), hint)
+            if console.verbose:
+                traceback.print_exc()
+            return code
+        console.error(f"unexpected {type(exc).__name__}: {exc}",
+                      "this is a bug; rerun with --verbose for the traceback and report it"
+                      if not console.verbose else None)
+        if console.verbose:
+            traceback.print_exc()
+        return EXIT_INTERNAL

@@ -1,0 +1,241 @@
+"""``evaluate RUN_DIR`` (score a saved model on a test split) and ``predict RUN_DIR PATH...``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .console import EXIT_DATA, EXIT_OK, CLIError
+from .data import add_data_options, cache_dir, resolve_data
+
+__all__ = ["add_parsers", "expand_audio_paths", "load_run_model", "run_evaluate", "run_predict"]
+
+
+def add_parsers(subparsers, parents):
+    """Register ``evaluate`` and ``predict``."""
+    p = subparsers.add_parser(
+        "evaluate",
+        parents=parents,
+        help="evaluate a trained run's model on a data source's test split",
+        description="Load RUN_DIR/model.joblib and evaluate it on the test split of a data "
+        "source (default: the one the run was trained on). The report (metrics, confusion "
+        "matrices, leakage check against the run's training set) goes to "
+        "RUN_DIR/evaluations/run-<timestamp>/ or --out.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by train/demo")
+    add_data_options(p)
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="parent folder of the evaluation report (default: RUN_DIR/evaluations)")
+    p.add_argument("--cache", metavar="DIR", default=None, help="feature cache folder")
+    p.add_argument("--no-cache", action="store_true", help="do not cache features")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel feature workers")
+    p.add_argument("--on-leak", choices=["warn", "raise", "ignore"], default="warn",
+                   help="when the test set shares files or artists with the run's training set")
+    p.set_defaults(handler=run_evaluate)
+
+    p = subparsers.add_parser(
+        "predict",
+        parents=parents,
+        help="top-k genres of audio files or folders with a trained run's model",
+        description="Predict the genres of audio files of any length: windows of the training "
+        "clip length, averaged probabilities, top-k genres. Folders are searched recursively "
+        "for audio files. Output: CSV (default) or JSON, to stdout or --output.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by train/demo")
+    p.add_argument("paths", metavar="PATH", nargs="+", help="audio files or folders")
+    p.add_argument("--top-k", type=int, default=3, help="genres per track (default: 3)")
+    p.add_argument("--hop", type=float, default=None, metavar="S",
+                   help="seconds between windows (default: the window length)")
+    p.add_argument("--aggregate", choices=["mean", "geometric", "vote"], default="mean",
+                   help="how window probabilities combine (default: mean)")
+    p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format")
+    p.add_argument("--output", "-o", metavar="FILE", default=None,
+                   help="write here instead of stdout")
+    p.add_argument("--skip-errors", action="store_true",
+                   help="keep going past files that cannot be decoded (an 'error' column "
+                   "names them) instead of stopping")
+    p.set_defaults(handler=run_predict)
+
+
+def load_run_model(run_dir):
+    """The fitted Pipeline saved in ``run_dir`` (``model.joblib``).
+
+    Loaded with :func:`sklearn_genre.persistence.load_model`: a missing, corrupt, foreign or
+    incompatible file is a :class:`CLIError` (exit code 3) naming the file and the cause.
+    """
+    from ..persistence import ModelLoadError, load_model
+    from .train import MODEL_FILENAME
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CLIError(f"run directory not found: {run_dir}",
+                       hint="train one with `sklearn-genre train` or `sklearn-genre demo`",
+                       code=EXIT_DATA)
+    path = run_dir / MODEL_FILENAME
+    if not path.is_file():
+        status = ""
+        try:
+            from ..provenance import read_run_info
+
+            info = read_run_info(run_dir)
+            status = f" (its run_info.json says {info['status']!r}: {info.get('message')})"
+        except (OSError, ValueError, KeyError):
+            pass
+        raise CLIError(f"{run_dir} holds no {MODEL_FILENAME}{status}",
+                       hint="pass the run directory that `train` printed", code=EXIT_DATA)
+    try:
+        return load_model(path)
+    except ModelLoadError as exc:
+        hints = {
+            "incompatible_version": "install the versions recorded in the run's "
+            "run_info.json, or retrain",
+            "corrupt": "the file is damaged; retrain, or resume the run if it has checkpoints",
+        }
+        raise CLIError(str(exc), hint=hints.get(exc.reason), code=EXIT_DATA) from exc
+
+
+def _has_data_option(args):
+    return bool(args.fma_dir or args.folder)
+
+
+def _run_training_items(run_dir):
+    """Paths (and artist ids when all known) the run trained on, from its ``split.csv``."""
+    import pandas as pd
+
+    path = Path(run_dir) / "split.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path)
+    trained = table[table["role"].isin(["train", "valid"])]
+    if trained["artist_id"].notna().all():
+        return trained[["path", "artist_id"]].reset_index(drop=True)
+    return trained[["path"]].reset_index(drop=True)
+
+
+def run_evaluate(args, console):
+    """Run ``evaluate``."""
+    from ..leakage import check_leakage
+    from ..provenance import RunInfo, make_run_dir
+    from ..report import write_report
+
+    run_dir = Path(args.run_dir)
+    pipeline = load_run_model(run_dir)
+    spec = None
+    if not _has_data_option(args):
+        results_path = run_dir / "results.json"
+        try:
+            spec = json.loads(results_path.read_text(encoding="utf-8"))["config"]["data"]
+            if args.split:
+                spec["split"] = args.split
+            console.info(f"data: the run's own data source ({spec['kind']})")
+        except (OSError, ValueError, KeyError, TypeError):
+            console.info("data: the run records no data source; using the default")
+    data = resolve_data(args, console, spec=spec)
+
+    leak_train = _run_training_items(run_dir)
+    if leak_train is None:
+        console.warn(f"{run_dir / 'split.csv'} is missing: checking the test split against "
+                     "this data source's training split instead of the run's")
+        leak_train = data.items(np.r_[data.train, data.valid])
+    test_items = data.items(data.test)
+    if "artist_id" not in leak_train or "artist_id" not in test_items:
+        leak_train, test_items = leak_train[["path"]], test_items[["path"]]
+    leakage = check_leakage(leak_train, test_items, protocol=data.protocol,
+                            on_leak=args.on_leak)
+    (console.info if not leakage.leaked else console.warn)("leakage check: " + leakage.summary())
+
+    mel = pipeline.steps[0][1]
+    memory = cache_dir(args)
+    if hasattr(mel, "memory"):
+        mel.set_params(memory=memory, n_jobs=args.n_jobs, verbose=1 if console.progress else 0)
+    out_base = Path(args.out) if args.out else run_dir / "evaluations"
+    eval_dir = make_run_dir(out_base)
+    with RunInfo(eval_dir, command=args.command_line,
+                 config={"run_dir": os.path.abspath(run_dir), "data": data.spec}):
+        results = write_report(
+            eval_dir,
+            estimator=pipeline,
+            X_test=list(data.paths[data.test]),
+            y_test=data.y[data.test],
+            split_protocol=data.protocol,
+            leakage_report=leakage,
+            history=None,
+            config={"run_dir": os.path.abspath(run_dir), "data": data.spec},
+            data_fingerprint=data.fingerprint(),
+        )
+    m = results["metrics"]
+    console.result(
+        f"test ({data.protocol}, {m['n_test']} clips): accuracy {m['accuracy']:.4f}, "
+        f"balanced accuracy {m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
+    )
+    console.result(f"leakage check: {results['leakage']['status']}")
+    console.result(f"evaluation report: {eval_dir}")
+    return EXIT_OK
+
+
+def expand_audio_paths(paths):
+    """Files as given, folders expanded (recursively, sorted) to their audio files.
+
+    Raises
+    ------
+    CLIError
+        For a path that does not exist or a folder without audio files.
+    """
+    from ..datasets import AUDIO_EXTENSIONS
+
+    out = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+            if not found:
+                raise CLIError(f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) "
+                               f"under {p}", code=EXIT_DATA)
+            out.extend(os.fspath(f) for f in found)
+        elif p.exists():
+            out.append(os.fspath(p))
+        else:
+            raise CLIError(f"no such file or folder: {p}", code=EXIT_DATA)
+    return out
+
+
+def run_predict(args, console):
+    """Run ``predict``."""
+    from ..inference import predict_tracks
+
+    if args.top_k < 1:
+        raise CLIError(f"--top-k must be at least 1, got {args.top_k}")
+    if args.hop is not None and not args.hop > 0:
+        raise CLIError(f"--hop must be positive seconds, got {args.hop}")
+    pipeline = load_run_model(args.run_dir)
+    paths = expand_audio_paths(args.paths)
+    console.info(f"predicting {len(paths)} file(s) with {args.run_dir}")
+    table = predict_tracks(
+        pipeline,
+        paths,
+        hop=args.hop,
+        top_k=args.top_k,
+        aggregate=args.aggregate,
+        on_error="record" if args.skip_errors else "raise",
+        progress=console.progress,
+    )
+    if args.format == "csv":
+        text = table.to_csv(index=False, float_format="%.6g")
+    else:
+        records = json.loads(table.to_json(orient="records", double_precision=6))
+        text = json.dumps(records, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        console.info(f"wrote {len(table)} predictions to {args.output}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_OK

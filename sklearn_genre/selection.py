@@ -1,0 +1,497 @@
+"""Model selection as scikit-learn calls: compare the four networks, grid and Bayes searches.
+
+Everything here works on **precomputed features**: the log-mel array ``X`` of shape
+(n_samples, n_mels, n_frames) that :class:`~sklearn_genre.features.MelSpectrogramTransformer`
+produces, extracted once::
+
+    mel = MelSpectrogramTransformer(memory="~/.cache/sklearn_genre", n_jobs=-1)
+    X = mel.fit_transform(paths)          # decoded and transformed once (and cached on disk)
+    table = compare_models(X, y, cv=ArtistGroupKFold(artist_ids, n_splits=5))
+    search = grid_search(CNNGRUAttentionClassifier(max_epochs=30, verbose=0)).fit(X, y)
+
+Every candidate and every fold then trains on slices of the same array, so no clip is decoded
+or transformed again. The cross-validation splitters index rows of ``X``, so ``X`` must keep the
+order of ``paths``, ``y`` and any ``artist_ids``.
+
+The alternative is to search a full ``Pipeline([("mel", MelSpectrogramTransformer(...)),
+("classifier", ...)])`` on file paths. Then each fit of each candidate calls the transformer
+again; give the transformer a per-file cache (``MelSpectrogramTransformer(memory=DIR)``: each
+clip is computed once, later calls read it back from disk) or the pipeline a joblib cache
+(``Pipeline(steps, memory=DIR)``: the fitted transformer *and its output* for a given training
+set are memoised, which helps when the same folds are fitted again, e.g. candidates of a grid
+search, but not across different folds). Reading cached arrays back still costs time and memory
+per fit; precomputing ``X`` once is the cheapest. The searches below accept either kind of
+estimator: parameter names are prefixed with the final step's name for a Pipeline.
+
+The functions return ordinary scikit-learn objects (a ``GridSearchCV``, a ``BayesSearchCV``)
+and pandas tables; plot them with :func:`sklearn_genre.figures.plot_search_results` and
+:func:`sklearn_genre.figures.plot_model_comparison`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedGroupKFold,
+    check_cv,
+    cross_validate,
+)
+from sklearn.pipeline import Pipeline
+
+from .classifiers import (
+    CNNClassifier,
+    CNNGRUAttentionClassifier,
+    CNNGRUClassifier,
+    GRUClassifier,
+)
+
+__all__ = [
+    "DEFAULT_BATCH_SIZES",
+    "DEFAULT_LRS",
+    "MODELS",
+    "bayes_search",
+    "compare_models",
+    "default_search_spaces",
+    "grid_search",
+    "make_model",
+    "search_results_frame",
+]
+
+#: Short names of the four classifiers (used by the command line's ``--model``).
+MODELS = {
+    "cnn": CNNClassifier,
+    "gru": GRUClassifier,
+    "cnn_gru": CNNGRUClassifier,
+    "cnn_gru_attn": CNNGRUAttentionClassifier,
+}
+
+#: Batch sizes of the reference work's batch-size grid.
+DEFAULT_BATCH_SIZES = (16, 32, 48)
+
+#: Learning rates of the default grid: 5e-5 ... 1e-2, roughly evenly spaced on a log scale.
+DEFAULT_LRS = (5e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+
+
+def make_model(name, **params):
+    """A new classifier by short name.
+
+    Parameters
+    ----------
+    name : {"cnn", "gru", "cnn_gru", "cnn_gru_attn"}
+        See :data:`MODELS`.
+    **params
+        Constructor parameters (``max_epochs=20``, ``verbose=0``, ``module__dropout=0.4``...).
+
+    Returns
+    -------
+    estimator : CNNClassifier, GRUClassifier, CNNGRUClassifier or CNNGRUAttentionClassifier
+    """
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    return cls(**params)
+
+
+def _metric_names(scoring):
+    if scoring is None:
+        return ["score"], False
+    if isinstance(scoring, str):
+        return [scoring], False
+    if callable(scoring):
+        return ["score"], False
+    if isinstance(scoring, dict):
+        return list(scoring), True
+    names = list(scoring)
+    if not names or not all(isinstance(s, str) for s in names):
+        raise ValueError(f"scoring must be a str, callable, list of str or dict; got {scoring!r}")
+    return names, True
+
+
+def _resolve_cv(cv, y, groups, estimator):
+    """An int ``cv`` with ``groups`` means a stratified group K-fold (no group in two folds)."""
+    if groups is not None and isinstance(cv, Integral):
+        return StratifiedGroupKFold(n_splits=int(cv))
+    return check_cv(5 if cv is None else cv, y, classifier=is_classifier(estimator))
+
+
+def compare_models(
+    X,
+    y,
+    *,
+    models=None,
+    params=None,
+    cv=5,
+    groups=None,
+    scoring="accuracy",
+    n_jobs=None,
+    return_train_score=False,
+    error_score="raise",
+    verbose=0,
+):
+    """Cross-validate several models on the same data and splits; one table row per model.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_mels, n_frames)
+        Precomputed log-mel spectrograms (see the module notes), or whatever the models take
+        (file paths for Pipelines that start with a ``MelSpectrogramTransformer``).
+    y : array-like of shape (n_samples,)
+        Genres.
+    models : dict of str to estimator, list of str, or None, default=None
+        ``{name: estimator}``, or short names from :data:`MODELS`. ``None``: the four networks
+        (``cnn``, ``gru``, ``cnn_gru``, ``cnn_gru_attn``), built with ``params``.
+    params : dict, default=None
+        Constructor parameters for models given by name (e.g. ``{"max_epochs": 20,
+        "verbose": 0, "random_state": 0}``). Ignored for estimator instances.
+    cv : int, cross-validation generator or iterable, default=5
+        Any scikit-learn ``cv``: an int (stratified K-fold; with ``groups``, a
+        :class:`~sklearn.model_selection.StratifiedGroupKFold` so no group, e.g. no artist,
+        is in two folds), :class:`~sklearn_genre.datasets.ArtistGroupKFold`, a
+        :class:`~sklearn.model_selection.PredefinedSplit` or
+        :class:`~sklearn_genre.datasets.OfficialSplit` (one train/validation split), or a
+        list of ``(train, test)`` index pairs. Every model sees the same splits.
+    groups : array-like of shape (n_samples,), default=None
+        Group of each sample (artist ids) for group-aware splitters.
+    scoring : str, callable, list or dict, default="accuracy"
+        As in :func:`sklearn.model_selection.cross_validate`.
+    n_jobs : int, default=None
+        Folds fitted in parallel (``joblib``; no backend forced, so a
+        ``joblib.parallel_backend("dask")`` context distributes them).
+    return_train_score : bool, default=False
+        Also score the training folds.
+    error_score : "raise" or float, default="raise"
+        What a failing fit gives (see :func:`~sklearn.model_selection.cross_validate`).
+    verbose : int, default=0
+        Passed to ``cross_validate``; > 0 also prints one line per model.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Index ``model``; for each metric ``m``: ``mean_m`` and ``std_m`` over the folds (and
+        ``mean_train_m``/``std_train_m`` with ``return_train_score``), then ``mean_fit_time``,
+        ``std_fit_time``, ``mean_score_time`` (seconds), ``n_splits`` and ``wall_time``
+        (seconds for the whole cross-validation of that model). ``table.attrs["cv_results"]``
+        holds each model's raw ``cross_validate`` output. Plot it with
+        :func:`sklearn_genre.figures.plot_model_comparison`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn_genre.selection import compare_models
+    >>> X = np.r_[np.zeros((10, 1)), np.ones((10, 1))]
+    >>> y = np.array([0] * 10 + [1] * 10)
+    >>> table = compare_models(X, y, models={"logreg": LogisticRegression(),
+    ...                                      "dummy": DummyClassifier()}, cv=2)
+    >>> table["mean_accuracy"].round(2).to_dict()
+    {'logreg': 1.0, 'dummy': 0.5}
+    """
+    if models is None:
+        models = list(MODELS)
+    if isinstance(models, dict):
+        named = dict(models)
+    else:
+        named = {name: make_model(name, **(params or {})) for name in models}
+    if not named:
+        raise ValueError("no models to compare")
+    metrics, multi = _metric_names(scoring)
+    y = np.asarray(y)
+    first = next(iter(named.values()))
+    splits = list(_resolve_cv(cv, y, groups, first).split(X, y, groups))
+
+    rows, raw = [], {}
+    for name, estimator in named.items():
+        start = time.perf_counter()
+        res = cross_validate(
+            clone(estimator),
+            X,
+            y,
+            cv=splits,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            return_train_score=return_train_score,
+            error_score=error_score,
+            verbose=verbose,
+        )
+        wall = time.perf_counter() - start
+        row = {"model": name}
+        for m in metrics:
+            test = np.asarray(res[f"test_{m}" if multi else "test_score"], dtype=float)
+            row[f"mean_{m}"], row[f"std_{m}"] = float(np.mean(test)), float(np.std(test))
+            if return_train_score:
+                train = np.asarray(res[f"train_{m}" if multi else "train_score"], dtype=float)
+                row[f"mean_train_{m}"] = float(np.mean(train))
+                row[f"std_train_{m}"] = float(np.std(train))
+        row.update(
+            mean_fit_time=float(np.mean(res["fit_time"])),
+            std_fit_time=float(np.std(res["fit_time"])),
+            mean_score_time=float(np.mean(res["score_time"])),
+            n_splits=len(splits),
+            wall_time=wall,
+        )
+        rows.append(row)
+        raw[name] = res
+        if verbose:
+            m = metrics[0]
+            print(
+                f"[compare_models] {name}: {m} {row[f'mean_{m}']:.4f} "
+                f"+/- {row[f'std_{m}']:.4f} ({wall:.1f} s)"
+            )
+    table = pd.DataFrame(rows).set_index("model")
+    table.attrs["cv_results"] = raw
+    return table
+
+
+def _prefix(estimator):
+    """Parameter prefix of the classifier inside ``estimator`` ("" or "<last step>__")."""
+    if isinstance(estimator, Pipeline):
+        return f"{estimator.steps[-1][0]}__"
+    return ""
+
+
+def _final(estimator):
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def grid_search(
+    estimator=None,
+    *,
+    batch_sizes=DEFAULT_BATCH_SIZES,
+    lrs=DEFAULT_LRS,
+    param_grid=None,
+    cv=3,
+    scoring="accuracy",
+    n_jobs=None,
+    refit=True,
+    verbose=0,
+    error_score="raise",
+    return_train_score=False,
+):
+    """A ``GridSearchCV`` over batch size and learning rate (the reference work's grids).
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline, default=None
+        The classifier (or a Pipeline ending in one). ``None``:
+        ``CNNGRUAttentionClassifier(verbose=0)``.
+    batch_sizes : sequence of int, default=(16, 32, 48)
+        Values of ``batch_size``. ``None`` leaves it out of the grid.
+    lrs : sequence of float, default=(5e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+        Values of ``lr``. ``None`` leaves it out of the grid.
+    param_grid : dict or list of dict, default=None
+        A grid of your own, with full parameter names; replaces ``batch_sizes`` and ``lrs``.
+    cv : int, cross-validation generator or iterable, default=3
+        See :func:`compare_models`; e.g. ``OfficialSplit(bunch.split)`` to select on FMA's
+        validation set, or ``ArtistGroupKFold(artist_ids)``.
+    scoring, n_jobs, refit, verbose, error_score, return_train_score
+        As in :class:`sklearn.model_selection.GridSearchCV`.
+
+    Returns
+    -------
+    search : GridSearchCV
+        Not fitted: call ``search.fit(X, y)`` with precomputed features ``X`` of shape
+        (n_samples, n_mels, n_frames) (see the module notes). Then
+        :func:`search_results_frame` and :func:`sklearn_genre.figures.plot_search_results`
+        (``param="lr"``, ``hue="batch_size"``).
+
+    Notes
+    -----
+    The full default grid is 3 x 6 = 18 candidates per fold. The reference work searched batch
+    size and learning rate one after the other; two calls with ``lrs=None`` then
+    ``batch_sizes=None`` reproduce that (with the best batch size fixed on the estimator).
+    """
+    if estimator is None:
+        estimator = CNNGRUAttentionClassifier(verbose=0)
+    if param_grid is None:
+        p = _prefix(estimator)
+        param_grid = {}
+        if batch_sizes is not None:
+            param_grid[f"{p}batch_size"] = [int(b) for b in batch_sizes]
+        if lrs is not None:
+            param_grid[f"{p}lr"] = [float(v) for v in lrs]
+        if not param_grid:
+            raise ValueError("batch_sizes and lrs are both None: nothing to search")
+    return GridSearchCV(
+        estimator,
+        param_grid,
+        scoring=scoring,
+        cv=cv,
+        n_jobs=n_jobs,
+        refit=refit,
+        verbose=verbose,
+        error_score=error_score,
+        return_train_score=return_train_score,
+    )
+
+
+def default_search_spaces(estimator):
+    """The default Bayes search space for ``estimator`` (skopt dimensions).
+
+    Dropouts the network has (``module__cnn_dropout`` for the convolutional front end,
+    ``module__dropout`` before the output layer): uniform in [0, 0.5] and [0.1, 0.6];
+    ``optimizer__weight_decay``: log-uniform in [1e-4, 1e-1]; ``beta2`` (Adam's second
+    moment decay): uniform in [0.9, 0.9999]. Names are prefixed for a Pipeline.
+
+    Parameters
+    ----------
+    estimator : classifier or Pipeline ending in one
+
+    Returns
+    -------
+    spaces : dict of str to skopt.space.Dimension
+    """
+    from skopt.space import Real
+
+    clf = _final(estimator)
+    p = _prefix(estimator)
+    module = getattr(clf, "module", None)
+    accepted = set()
+    if isinstance(module, type):
+        accepted = set(inspect.signature(module.__init__).parameters)
+    elif module is not None:  # an instance: its class decides
+        accepted = set(inspect.signature(type(module).__init__).parameters)
+    spaces = {}
+    if "cnn_dropout" in accepted:
+        spaces[f"{p}module__cnn_dropout"] = Real(0.0, 0.5, prior="uniform")
+    if "dropout" in accepted:
+        spaces[f"{p}module__dropout"] = Real(0.1, 0.6, prior="uniform")
+    spaces[f"{p}optimizer__weight_decay"] = Real(1e-4, 1e-1, prior="log-uniform")
+    if "beta2" in clf.get_params(deep=False):
+        spaces[f"{p}beta2"] = Real(0.9, 0.9999, prior="uniform")
+    return spaces
+
+
+def bayes_search(
+    estimator=None,
+    *,
+    search_spaces=None,
+    n_iter=20,
+    cv=3,
+    scoring="accuracy",
+    n_jobs=None,
+    n_points=1,
+    refit=True,
+    random_state=None,
+    verbose=0,
+    error_score="raise",
+    return_train_score=False,
+):
+    """A scikit-optimize ``BayesSearchCV`` over dropouts, weight decay and Adam's beta2.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline, default=None
+        ``None``: ``CNNGRUAttentionClassifier(verbose=0)``.
+    search_spaces : dict, default=None
+        ``{name: skopt dimension or (low, high[, prior]) or list}``. ``None``:
+        :func:`default_search_spaces` (the dropouts the network has, ``optimizer__weight_decay``
+        and ``beta2``).
+    n_iter : int, default=20
+        Number of candidates (each fitted on every fold).
+    cv : int, cross-validation generator or iterable, default=3
+        See :func:`compare_models`.
+    n_points : int, default=1
+        Candidates proposed (and fitted in parallel with ``n_jobs``) per step.
+    random_state : int or None, default=None
+        Seeds the optimizer's proposals (not the networks: set the estimator's own
+        ``random_state`` for that).
+    scoring, n_jobs, refit, verbose, error_score, return_train_score
+        As in :class:`skopt.BayesSearchCV`.
+
+    Returns
+    -------
+    search : skopt.BayesSearchCV
+        Not fitted: call ``search.fit(X, y)`` on precomputed features (see the module notes).
+
+    Notes
+    -----
+    ``beta2`` is the classifiers' scalar stand-in for the second entry of
+    ``optimizer__betas`` (a tuple that skopt cannot search).
+    """
+    from skopt import BayesSearchCV
+
+    if estimator is None:
+        estimator = CNNGRUAttentionClassifier(verbose=0)
+    if search_spaces is None:
+        search_spaces = default_search_spaces(estimator)
+    return BayesSearchCV(
+        estimator,
+        search_spaces,
+        n_iter=n_iter,
+        scoring=scoring,
+        cv=cv,
+        n_jobs=n_jobs,
+        n_points=n_points,
+        refit=refit,
+        random_state=random_state,
+        verbose=verbose,
+        error_score=error_score,
+        return_train_score=return_train_score,
+    )
+
+
+def search_results_frame(search, *, strip_prefix=True):
+    """The results of a fitted search as a tidy table, best candidate first.
+
+    Parameters
+    ----------
+    search : fitted GridSearchCV, RandomizedSearchCV or BayesSearchCV
+        Or its ``cv_results_`` dict.
+    strip_prefix : bool, default=True
+        For a search over a Pipeline, name the parameter columns without the final step's
+        prefix (``classifier__lr`` -> ``lr``). Parameter columns never have the ``param_``
+        prefix of ``cv_results_``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per candidate: one column per searched parameter (numbers as numbers; a
+        parameter a candidate did not set is NaN), then ``rank_test_*``, ``mean_test_*``,
+        ``std_test_*`` (and train scores when recorded), ``mean_fit_time``, ``std_fit_time``,
+        ``mean_score_time``, and the per-split scores ``split<i>_test_*``. Sorted by the first
+        rank column.
+    """
+    results = search if isinstance(search, dict) else getattr(search, "cv_results_", None)
+    if results is None:
+        raise ValueError("search is not fitted: call search.fit(X, y) first")
+    df = pd.DataFrame(results)
+    param_cols = [c for c in df.columns if c.startswith("param_")]
+    names = [c[len("param_") :] for c in param_cols]
+    prefix = _prefix(search.estimator) if hasattr(search, "estimator") else ""
+    if strip_prefix and prefix:
+        short = [n[len(prefix) :] if n.startswith(prefix) else n for n in names]
+        if len(set(short)) == len(short):
+            names = short
+    out = pd.DataFrame(index=df.index)
+    for col, name in zip(param_cols, names):
+        values = df[col].tolist()
+        values = [np.nan if v is np.ma.masked or v is None else v for v in values]
+        series = pd.Series(values, index=df.index, dtype=object)
+        try:
+            series = pd.to_numeric(series)
+        except (TypeError, ValueError):
+            pass
+        out[name] = series
+    score_cols = [
+        c
+        for c in df.columns
+        if c.startswith(("rank_test_", "mean_test_", "std_test_", "mean_train_", "std_train_"))
+    ]
+    time_cols = [
+        c for c in ("mean_fit_time", "std_fit_time", "mean_score_time") if c in df.columns
+    ]
+    split_cols = [c for c in df.columns if c.startswith("split") and "_test_" in c]
+    out = pd.concat([out, df[score_cols + time_cols + split_cols]], axis=1)
+    rank_cols = [c for c in score_cols if c.startswith("rank_test_")]
+    if rank_cols:
+        out = out.sort_values(rank_cols[0], kind="stable")
+    return out.reset_index(drop=True)

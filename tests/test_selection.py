@@ -1,0 +1,169 @@
+"""compare_models, grid_search, bayes_search and search_results_frame on tiny log-mel arrays."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sklearn_genre.classifiers import CNNClassifier, CNNGRUAttentionClassifier, GRUClassifier
+from sklearn_genre.datasets import ArtistGroupKFold
+from sklearn_genre.figures import plot_model_comparison, plot_search_results
+from sklearn_genre.selection import (
+    DEFAULT_BATCH_SIZES,
+    DEFAULT_LRS,
+    MODELS,
+    bayes_search,
+    compare_models,
+    default_search_spaces,
+    grid_search,
+    make_model,
+    search_results_frame,
+)
+
+TINY = {"max_epochs": 1, "verbose": 0, "random_state": 0, "valid_size": 0.2}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """60 spectrograms of 16 mels x 24 frames, 3 genres; genre 'a' is louder in low bands."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["a", "b", "c"]), 20)
+    X = rng.normal(-40, 10, size=(60, 16, 24)).astype(np.float32)
+    X[y == "a", :4] += 20
+    X[y == "b", 8:] += 20
+    artists = np.repeat(np.arange(12), 5)
+    return X, y, artists
+
+
+def test_make_model_names_and_error():
+    assert set(MODELS) == {"cnn", "gru", "cnn_gru", "cnn_gru_attn"}
+    clf = make_model("cnn_gru_attn", lr=0.01)
+    assert isinstance(clf, CNNGRUAttentionClassifier) and clf.lr == 0.01
+    with pytest.raises(ValueError, match="unknown model 'svm'"):
+        make_model("svm")
+
+
+def test_compare_models_table_from_cross_validate():
+    X = np.r_[np.zeros((10, 1)), np.ones((10, 1))]
+    y = np.array([0] * 10 + [1] * 10)
+    table = compare_models(
+        X, y, models={"logreg": LogisticRegression(), "dummy": DummyClassifier()}, cv=2,
+        scoring=["accuracy", "f1_macro"], return_train_score=True,
+    )
+    assert list(table.index) == ["logreg", "dummy"]
+    assert table.loc["logreg", "mean_accuracy"] == 1.0
+    assert table.loc["dummy", "mean_accuracy"] == 0.5
+    for col in ("std_accuracy", "mean_f1_macro", "mean_train_accuracy", "mean_fit_time",
+                "std_fit_time", "n_splits", "wall_time"):
+        assert col in table.columns
+    assert (table["n_splits"] == 2).all()
+    assert set(table.attrs["cv_results"]) == {"logreg", "dummy"}
+
+
+def test_compare_models_groups_keep_artists_apart(data):
+    X, y, artists = data
+    X2 = X.reshape(len(X), -1)
+    seen = []
+
+    class Recorder(DummyClassifier):
+        def fit(self, X, y, sample_weight=None):
+            seen.append(len(X))
+            return super().fit(X, y)
+
+    # int cv + groups -> StratifiedGroupKFold: every fold's training set excludes whole artists
+    table = compare_models(X2, y, models={"d": Recorder()}, cv=3, groups=artists)
+    assert table.loc["d", "n_splits"] == 3
+    assert all(n % 5 == 0 for n in seen)  # 5 clips per artist
+
+
+def test_compare_models_default_networks_on_precomputed_features(data):
+    X, y, artists = data
+    table = compare_models(X, y, models=["cnn", "gru"], params=TINY,
+                           cv=ArtistGroupKFold(artists, n_splits=2))
+    assert list(table.index) == ["cnn", "gru"]
+    assert table["mean_accuracy"].between(0, 1).all()
+    assert (table["mean_fit_time"] > 0).all()
+    fig = plot_model_comparison(table)
+    assert len(fig.axes) == 2  # accuracy and fit time panels
+
+
+def test_compare_models_predefined_split(data):
+    X, y, _ = data
+    fold = np.r_[np.full(45, -1), np.zeros(15, dtype=int)]
+    rng = np.random.default_rng(1)
+    fold = fold[rng.permutation(60)]
+    table = compare_models(X, y, models={"cnn": CNNClassifier(**TINY)},
+                           cv=PredefinedSplit(fold))
+    assert table.loc["cnn", "n_splits"] == 1
+
+
+def test_compare_models_rejects_empty():
+    with pytest.raises(ValueError, match="no models"):
+        compare_models(np.zeros((4, 1)), [0, 1, 0, 1], models={})
+
+
+def test_grid_search_default_grid_and_pipeline_prefix():
+    search = grid_search()
+    assert isinstance(search, GridSearchCV)
+    assert search.param_grid == {"batch_size": list(DEFAULT_BATCH_SIZES), "lr": list(DEFAULT_LRS)}
+    assert min(DEFAULT_LRS) == 5e-5 and max(DEFAULT_LRS) == 1e-2
+    pipe = Pipeline([("mel", FunctionTransformer()), ("classifier", CNNClassifier())])
+    search = grid_search(pipe, lrs=None)
+    assert search.param_grid == {"classifier__batch_size": [16, 32, 48]}
+    with pytest.raises(ValueError, match="nothing to search"):
+        grid_search(batch_sizes=None, lrs=None)
+
+
+def test_grid_search_fits_on_features_and_results_frame(data):
+    X, y, _ = data
+    search = grid_search(CNNClassifier(**TINY), batch_sizes=(8, 16), lrs=(1e-3, 1e-2), cv=2)
+    search.fit(X, y)
+    table = search_results_frame(search)
+    assert len(table) == 4
+    assert {"batch_size", "lr", "mean_test_score", "std_test_score", "rank_test_score",
+            "mean_fit_time", "split0_test_score"} <= set(table.columns)
+    assert table["rank_test_score"].is_monotonic_increasing
+    assert pd.api.types.is_numeric_dtype(table["lr"])
+    fig = plot_search_results(search.cv_results_, "lr", hue="batch_size")
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_search_results_frame_strips_pipeline_prefix(data):
+    X, y, _ = data
+    pipe = Pipeline([("scale", FunctionTransformer()), ("classifier", CNNClassifier(**TINY))])
+    search = grid_search(pipe, batch_sizes=(16,), lrs=(1e-3,), cv=2).fit(X, y)
+    assert {"batch_size", "lr"} <= set(search_results_frame(search).columns)
+    full = search_results_frame(search, strip_prefix=False)
+    assert "classifier__lr" in full.columns
+    with pytest.raises(ValueError, match="not fitted"):
+        search_results_frame(grid_search())
+
+
+def test_default_search_spaces_follow_the_network():
+    cnn = default_search_spaces(CNNGRUAttentionClassifier())
+    assert set(cnn) == {"module__cnn_dropout", "module__dropout", "optimizer__weight_decay",
+                        "beta2"}
+    assert cnn["optimizer__weight_decay"].prior == "log-uniform"
+    gru = default_search_spaces(GRUClassifier())  # no convolutional front end
+    assert "module__cnn_dropout" not in gru and "module__dropout" in gru
+    pipe = Pipeline([("mel", FunctionTransformer()), ("clf", CNNClassifier())])
+    assert all(k.startswith("clf__") for k in default_search_spaces(pipe))
+
+
+def test_bayes_search_runs_and_sets_params(data):
+    X, y, _ = data
+    search = bayes_search(CNNGRUAttentionClassifier(**TINY), n_iter=2, cv=2, random_state=0)
+    search.fit(X, y)
+    table = search_results_frame(search)
+    assert len(table) == 2
+    assert table["beta2"].between(0.9, 0.9999).all()
+    assert table["module__cnn_dropout"].between(0, 0.5).all()
+    best = search.best_estimator_
+    assert best.beta2 == search.best_params_["beta2"]
+    assert best.optimizer_.param_groups[0]["betas"][1] == pytest.approx(best.beta2)
+    assert best.optimizer_.param_groups[0]["weight_decay"] == pytest.approx(
+        search.best_params_["optimizer__weight_decay"])
