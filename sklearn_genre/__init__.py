@@ -1,3 +1,77 @@
-"""sklearn_genre: scikit-learn compatible music genre classification."""
+"""sklearn_genre: scikit-learn compatible music genre classification.
+
+Audio files or waveforms go through :class:`MelSpectrogramTransformer` into log-mel arrays of shape
+``(n_samples, n_mels, n_frames)``; the skorch classifiers (:class:`CNNClassifier`,
+:class:`GRUClassifier`, :class:`CNNGRUClassifier`, :class:`CNNGRUAttentionClassifier`) learn genres
+from them. Both compose into an ordinary :class:`sklearn.pipeline.Pipeline`.
+
+The package follows the data flow: ``audio`` (decoding) -> ``features`` (log-mel, ``cache``,
+``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch estimators) -> ``datasets``
+(FMA, folders, synthetic, splits) -> ``selection`` / ``evaluation`` / ``report`` (experiments) and
+``cli``.
+
+Public names are imported lazily, so ``import sklearn_genre`` does not import torch until a
+name that needs it is used.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "audio": ["AudioDecodeError", "load_audio"],
+    "cache": ["CacheCorruptionWarning", "FeatureCache", "FeatureCacheError"],
+    "features": ["ExtractionWarning", "MelSpectrogramTransformer"],
+    "store": ["IncompleteStoreError", "extract_to_store", "open_store", "read_store_metadata"],
+    "classifiers": [
+        "CNNClassifier",
+        "CNNGRUAttentionClassifier",
+        "CNNGRUClassifier",
+        "GRUClassifier",
+    ],
+    "checkpointing": ["CheckpointError", "ResumeFromCheckpoint", "TrainingCheckpoint"],
+    "persistence": ["ModelLoadError", "load_model", "save_model"],
+    "datasets": [
+        "ArtistGroupKFold",
+        "OfficialSplit",
+        "fetch_fma",
+        "load_audio_folder",
+        "load_default_dataset",
+        "load_fma",
+        "make_fma_like",
+        "official_split",
+        "random_split",
+    ],
+    "selection": [
+        "DEFAULT_BATCH_SIZES",
+        "DEFAULT_LRS",
+        "MODELS",
+        "bayes_search",
+        "compare_models",
+        "default_search_spaces",
+        "grid_search",
+        "make_model",
+        "search_results_frame",
+    ],
+    "evaluation": ["EvaluationResult", "evaluate"],
+    "leakage": ["LeakageError", "LeakageReport", "LeakageWarning", "check_leakage"],
+    "inference": ["predict_track", "predict_tracks"],
+    "report": ["write_report"],
+    "provenance": ["RunInfo", "data_fingerprint", "make_run_dir"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sklearn_genre' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
