@@ -6,14 +6,21 @@ while their ``predict`` returns the original labels. :class:`LabelScoring` is
 skorch's :class:`~skorch.callbacks.EpochScoring` with the targets decoded back
 to the original labels before scoring, so any sklearn scorer (``"accuracy"``,
 ``"f1_macro"``, ``"neg_log_loss"``, ...) sees consistent labels.
+
+:class:`TimeLimit` ends training once a time budget is spent, the way skorch's
+:class:`~skorch.callbacks.EarlyStopping` does. Both stop ``fit`` by raising
+``KeyboardInterrupt``, which skorch catches; :func:`stopped_by_callback` tells such a
+planned stop from a user's Ctrl-C.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from skorch.callbacks import EpochScoring
+import time
 
-__all__ = ["LabelScoring"]
+import numpy as np
+from skorch.callbacks import Callback, EpochScoring
+
+__all__ = ["LabelScoring", "TimeLimit", "stopped_by_callback"]
 
 
 class LabelScoring(EpochScoring):
@@ -41,3 +48,69 @@ class LabelScoring(EpochScoring):
         if y_test is not None:
             y_test = np.asarray(net.classes_)[np.asarray(y_test, dtype=np.int64)]
         return super()._scoring(net, X_test, y_test)
+
+
+class TimeLimit(Callback):
+    """Stop training at the end of the first epoch that ends past ``seconds`` of training.
+
+    Stops the way skorch's :class:`~skorch.callbacks.EarlyStopping` does
+    (``KeyboardInterrupt`` from ``on_epoch_end``, which ``fit`` catches), so a classifier's
+    early stopping still restores the best-epoch weights.
+
+    Parameters
+    ----------
+    seconds : float
+        Training time budget, measured from the start of training.
+
+    Attributes
+    ----------
+    triggered_ : bool
+        Whether the budget ended training.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def initialize(self):
+        self.triggered_ = False
+        self.start_ = time.monotonic()
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.triggered_ = False
+        self.start_ = time.monotonic()
+
+    def on_epoch_end(self, net, **kwargs):
+        elapsed = time.monotonic() - self.start_
+        if elapsed > self.seconds:
+            self.triggered_ = True
+            if net.verbose:
+                print(f"Stopping: the training time budget of {self.seconds:.0f} s is used up "
+                      f"({elapsed:.0f} s).")
+            raise KeyboardInterrupt
+
+
+def stopped_by_callback(net):
+    """Whether a callback, not the user, ended the last training run of ``net``.
+
+    skorch's ``EarlyStopping`` and :class:`TimeLimit` end ``fit`` by raising
+    ``KeyboardInterrupt``, as a Ctrl-C does. A callback counts as having stopped training
+    when it says so (``triggered_``) or, for early stopping, when its misses reached its
+    patience.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        An initialized net.
+
+    Returns
+    -------
+    stopped : bool
+    """
+    for _, cb in getattr(net, "callbacks_", []):
+        if getattr(cb, "triggered_", False):
+            return True
+        misses, patience = getattr(cb, "misses_", None), getattr(cb, "patience", None)
+        if misses is not None and patience is not None and misses >= patience:
+            return True
+    return False

@@ -41,7 +41,7 @@ from skorch.utils import TeeGenerator, is_dataset, to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Subset
 
-from .callbacks import LabelScoring
+from .callbacks import LabelScoring, stopped_by_callback
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
 
 __all__ = [
@@ -256,7 +256,8 @@ _NOTES_DOC = """
     first epoch; that fit runs ``max_epochs`` further epochs, and the
     ReduceLROnPlateau and EarlyStopping counters start afresh. A
     ``KeyboardInterrupt`` during training ends ``fit`` normally (the best
-    weights are restored) and sets ``interrupted_ = True``.
+    weights are restored) and sets ``interrupted_ = True``; a stop by early stopping or
+    :class:`~sklearn_genre.callbacks.TimeLimit` leaves it False.
 
     Attributes
     ----------
@@ -271,7 +272,8 @@ _NOTES_DOC = """
     seed_ : int or None
         The torch seed drawn from ``random_state`` for the last ``fit``.
     interrupted_ : bool
-        Whether the last ``fit`` was ended by ``KeyboardInterrupt``.
+        Whether the last ``fit`` was ended by the user's ``KeyboardInterrupt`` (Ctrl-C),
+        not by early stopping or a time limit.
     module_, optimizer_, criterion_, callbacks_, history_ :
         skorch's fitted components.
 """
@@ -575,7 +577,8 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
-            self.interrupted_ = True
+            # EarlyStopping (and TimeLimit) end training with KeyboardInterrupt too.
+            self.interrupted_ = not stopped_by_callback(self)
             raise
 
     def infer(self, x, **fit_params):

@@ -19,7 +19,7 @@ from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LoadInitState
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from sklearn_genre.callbacks import LabelScoring
+from sklearn_genre.callbacks import LabelScoring, TimeLimit
 from sklearn_genre.classifiers import (
     CNNClassifier,
     CNNGRUAttentionClassifier,
@@ -479,3 +479,14 @@ def test_pickled_pipeline_with_features_in_fresh_process(make_audio, tmp_path):
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_planned_stops_are_not_interruptions(data):
+    # EarlyStopping and TimeLimit end fit with KeyboardInterrupt too; only Ctrl-C counts.
+    X, y = data
+    early = small(CNNClassifier, max_epochs=8, lr=1e-12, callbacks__early_stopping__patience=1)
+    early.fit(X, y)
+    assert len(early.history) < 8 and early.interrupted_ is False
+    timed = small(CNNClassifier, max_epochs=5, callbacks=[("time_limit", TimeLimit(0.0))])
+    timed.fit(X, y)
+    assert len(timed.history) == 1 and timed.interrupted_ is False

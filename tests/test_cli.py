@@ -75,6 +75,7 @@ def test_train_run_directory(trained_run, fma_dir):
     # the saved pipeline takes paths and carries no machine-local cache
     pipe = joblib.load(trained_run / "model.joblib")
     assert pipe.named_steps["mel"].memory is None
+    assert pipe.named_steps["classifier"].train_split == "stratified"  # no validation set inside
     test_paths = split.loc[split["role"] == "test", "path"].tolist()
     assert set(pipe.predict(test_paths)) <= set(split["genre"])
 

@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from skorch.callbacks import Callback
 
+from ..callbacks import TimeLimit
 from .console import EXIT_DATA, EXIT_INTERRUPTED, EXIT_OK, CLIError
 from .data import (
     add_data_options,
@@ -44,7 +44,6 @@ from .data import (
 
 __all__ = [
     "MODEL_FILENAME",
-    "TimeLimit",
     "TrainingOutcome",
     "add_parser",
     "resume_run",
@@ -115,44 +114,6 @@ def add_output_options(parser):
     g.add_argument("--on-leak", choices=["warn", "raise", "ignore"], default="warn",
                    help="when training and test sets share files or artists: warn (default), "
                    "raise (refuse, exit code 4) or ignore (still recorded)")
-
-
-class TimeLimit(Callback):
-    """Stop training at the end of the first epoch that ends past ``seconds`` of training.
-
-    Stops the way skorch's ``EarlyStopping`` does (``KeyboardInterrupt`` from
-    ``on_epoch_end``, which ``fit`` catches), so the best-epoch weights are still restored.
-
-    Parameters
-    ----------
-    seconds : float
-        Training time budget.
-
-    Attributes
-    ----------
-    triggered_ : bool
-        Whether the budget ended training.
-    """
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def initialize(self):
-        self.triggered_ = False
-        self.start_ = time.monotonic()
-        return self
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = time.monotonic()
-
-    def on_epoch_end(self, net, **kwargs):
-        elapsed = time.monotonic() - self.start_
-        if elapsed > self.seconds:
-            self.triggered_ = True
-            if net.verbose:
-                print(f"Stopping: the training time budget of {self.seconds:.0f} s is used up "
-                      f"({elapsed:.0f} s).")
-            raise KeyboardInterrupt
 
 
 def build_classifier(model, *, epochs=60, batch_size=16, lr=1e-3, weight_decay=0.03,
@@ -301,27 +262,10 @@ def fit_classifier(classifier, X_train, y_train, **fit_params):
     start = time.perf_counter()
     with _sigint_flag() as state:
         classifier.fit(X_train, y_train, **fit_params)
-    interrupted = state["interrupted"] or (
-        bool(getattr(classifier, "interrupted_", False)) and not _stopped_by_callback(classifier)
-    )
+    interrupted = state["interrupted"] or bool(getattr(classifier, "interrupted_", False))
     history = getattr(classifier, "history", None)
     n_epochs = len(history) if history is not None else 0
     return TrainingOutcome(classifier, interrupted, n_epochs, time.perf_counter() - start)
-
-
-def _stopped_by_callback(classifier):
-    """Whether early stopping or the time limit ended training (not the user).
-
-    skorch's ``EarlyStopping`` ends ``fit`` by raising ``KeyboardInterrupt`` too, so the
-    classifier's ``interrupted_`` alone does not tell a stop by the user from a planned one.
-    """
-    for _, cb in getattr(classifier, "callbacks_", []):
-        if getattr(cb, "triggered_", False):
-            return True
-        misses, patience = getattr(cb, "misses_", None), getattr(cb, "patience", None)
-        if misses is not None and patience is not None and misses >= patience:
-            return True
-    return False
 
 
 def save_model(pipeline, run_dir, filename=MODEL_FILENAME):
@@ -345,6 +289,10 @@ def _portable_pipeline(transformer, classifier, paths):
 
     mel = clone(transformer).set_params(memory=None, n_jobs=None, verbose=0)
     mel.fit(list(paths[:1]))  # validates parameters, builds the filter bank (reads no file)
+    if hasattr(classifier, "train_split") and not isinstance(classifier.train_split, str):
+        # A predefined validation split holds the whole validation set (~530 MB on FMA small);
+        # the shipped model gets the default internal split back for any refit.
+        classifier.set_params(train_split="stratified")
     return Pipeline([("mel", mel), ("classifier", classifier)])
 
 
