@@ -80,10 +80,22 @@ _SUFFIX = ".feat"
 class FeatureCacheError(OSError):
     """A feature cache entry could not be written (disk full, permissions, ...).
 
+    Parameters
+    ----------
+    entry : str or os.PathLike
+        The entry file that could not be written.
+    reason : str
+        What went wrong, in words.
+    errno_ : int or None, default=None
+        The operating system's error number, when there is one (``errno.ENOSPC``, ...);
+        available as :attr:`errno` like on any :class:`OSError`.
+
     Attributes
     ----------
     entry : str
         The entry that could not be written.
+    reason : str
+        What went wrong.
     """
 
     def __init__(self, entry, reason, errno_=None):
@@ -177,7 +189,18 @@ class FeatureCache:
         return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
 
     def entry_path(self, key):
-        """Path of the entry file for ``key``."""
+        """Path of the entry file for ``key``.
+
+        Parameters
+        ----------
+        key : str
+            A cache key from :meth:`key`.
+
+        Returns
+        -------
+        path : pathlib.Path
+            ``directory / key[:2] / (key + ".feat")``; it need not exist.
+        """
         return self.directory / key[:2] / f"{key}{_SUFFIX}"
 
     def _corrupt(self, entry, reason):

@@ -265,7 +265,23 @@ class TrainingCheckpoint(Callback):
         return self._require_latest().files()["f_history"]
 
     def get_formatted_files(self, net):
-        """The ``f_*`` files of the last checkpoint, for ``net.load_params(checkpoint=self)``."""
+        """The ``f_*`` files of the last checkpoint, for ``net.load_params(checkpoint=self)``.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net loading the checkpoint (unused; skorch's checkpoint interface passes it).
+
+        Returns
+        -------
+        files : dict of str to str
+            ``{"f_params": path, "f_optimizer": ..., "f_criterion": ..., "f_history": ...}``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the directory holds no checkpoint.
+        """
         return self._require_latest().files()
 
     # -------------------------------------------------------------- writing

@@ -76,9 +76,17 @@ class LeakageError(ValueError):
     split), call :func:`check_leakage` with ``on_leak="warn"`` or ``on_leak="ignore"``; the
     report still records the overlap.
 
+    Parameters
+    ----------
+    message : str
+        What is shared, in words.
+    report : LeakageReport
+        The full outcome of the check.
+
     Attributes
     ----------
     report : LeakageReport
+        The full outcome of the check.
     """
 
     def __init__(self, message, report):
@@ -180,7 +188,17 @@ class LeakageReport:
         return out
 
     def to_json(self, **kwargs):
-        """JSON string of :meth:`to_dict`."""
+        """JSON string of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`json.dumps` (``indent=2``, ...).
+
+        Returns
+        -------
+        text : str
+        """
         return json.dumps(self.to_dict(), **kwargs)
 
 

@@ -46,6 +46,15 @@ _HEADERS = contextvars.ContextVar("sklearn_genre_model_headers", default=None)
 class ModelLoadError(ValueError):
     """A file could not be loaded as a sklearn_genre model; the message names file and cause.
 
+    Parameters
+    ----------
+    message : str
+        The error message; it names the file and the cause.
+    path : str or None, default=None
+        The file.
+    reason : str or None, default=None
+        The cause, for programs: one of the values listed under Attributes.
+
     Attributes
     ----------
     path : str or None

@@ -82,10 +82,19 @@ STORE_VERSION = 1
 class IncompleteStoreError(RuntimeError):
     """A feature store is missing, unfinished or inconsistent with its sidecar.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store's ``.npy`` path.
+    reason : str
+        Why the store cannot be used, in words.
+
     Attributes
     ----------
     path : str
         The store's ``.npy`` path.
+    reason : str
+        Why the store cannot be used.
     """
 
     def __init__(self, path, reason):

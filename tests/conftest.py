@@ -17,9 +17,20 @@ Fixtures (all function-scoped, files live in the test's ``tmp_path``):
     Four short clips covering the usual variety, as a list of Paths: a 1 s 22.05 kHz mono
     tone (wav), a 1 s 22.05 kHz mono noise (wav), a 1.5 s 44.1 kHz stereo chord (mp3) and a
     1 s 8 kHz mono "music" clip (mp3).
+
+Session fixture (autouse):
+
+``one_torch_thread``
+    The whole test session runs torch with one intra-op thread (``torch.set_num_threads(1)``)
+    and exports ``OMP_NUM_THREADS=1`` to the subprocesses it starts, so a child process
+    computes with the parent's reduction order; both are restored at the end. The tensors of
+    the tests are tiny: more threads only add OpenMP synchronisation, which stalls on a busy
+    machine.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -136,3 +147,22 @@ def audio_files(make_audio):
         make_audio("chord.mp3", "chord", sr=44100, duration=1.5, channels=2),
         make_audio("music_8k.mp3", "music", sr=8000, duration=1.0, seed=2),
     ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread in this process and in subprocesses (see the module docstring)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    env = os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        if env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env

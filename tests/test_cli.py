@@ -55,6 +55,31 @@ def test_help_and_usage_errors(capsys):
         assert main([sub, "--help"]) == 0
 
 
+def test_help_texts_are_plain_text(capsys):
+    for sub in ("make-dataset", "fetch-fma", "preprocess", "train", "evaluate", "predict",
+                "compare", "search", "demo"):
+        assert main([sub, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert "``" not in text and ":class:" not in text and ":func:" not in text, sub
+    assert main(["compare", "--help"]) == 0
+    assert "search" not in capsys.readouterr().out.split("options:")[0]
+
+
+def test_building_the_parser_does_not_import_torch():
+    code = ("import sys, sklearn_genre.cli as c; c.build_parser()\n"
+            "print(sorted(m for m in ('torch', 'skorch', 'sklearn_genre.classifiers') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    assert out.strip() == "[]"
+
+
+def test_model_choices_match_the_registry():
+    from sklearn_genre.selection import MODELS
+
+    assert sorted(cli_train.MODEL_NAMES) == sorted(MODELS)
+
+
 def test_train_run_directory(trained_run, fma_dir):
     info = read_run_info(trained_run)
     assert info["status"] == "completed"

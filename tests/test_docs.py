@@ -91,12 +91,10 @@ def _anchors(path):
 
 
 def _markdown_files():
-    # (file, folder its relative links are resolved from); the proposed README body is
-    # written to be pasted into README.md, so its links are relative to the repository root.
-    files = [(p, p.parent) for p in sorted(DOCS.glob("*.md")) if p.name != "_readme_body.md"]
+    # (file, folder its relative links are resolved from)
+    files = [(p, p.parent) for p in sorted(DOCS.glob("*.md"))]
+    files += [(p, p.parent) for p in sorted((ROOT / "benchmarks").glob("*.md"))]
     files.append((ROOT / "README.md", ROOT))
-    if (DOCS / "_readme_body.md").exists():
-        files.append((DOCS / "_readme_body.md", ROOT))
     return files
 
 
@@ -124,21 +122,7 @@ def test_relative_links_point_to_existing_files():
 
 #: Public names whose docstring lacks what the check below asks for (reported to the lead).
 #: A name is removed from here when its docstring is fixed; the test fails on a stale entry.
-KNOWN_INCOMPLETE = {
-    "ExtractionWarning": "no Parameters section (message, failures)",
-    "FeatureCacheError": "no Parameters section (entry, reason, errno_)",
-    "IncompleteStoreError": "no Parameters section (path, reason)",
-    "LeakageError": "no Parameters section (message, report)",
-    "ModelLoadError": "no Parameters section (message, path, reason)",
-    "TrainingCheckpoint.get_formatted_files": "no Parameters section (net)",
-    "EvaluationResult.report_text": "no Parameters section (digits)",
-    "FeatureCache.entry_path": "no Parameters section (key)",
-    "LeakageReport.to_json": "no Parameters section (**kwargs)",
-    "RunInfo.update": "no Parameters section (**fields)",
-    "RunInfo.complete": "no Parameters section (**fields)",
-    "RunInfo.fail": "no Parameters section (exc, **fields)",
-    "RunInfo.mark_interrupted": "no Parameters section (message, **fields)",
-}
+KNOWN_INCOMPLETE = {}
 
 
 _MAIN_METHODS = {"fit", "partial_fit", "predict", "predict_proba", "transform", "split",

@@ -47,7 +47,7 @@ def build_parser():
         description="Music genre classification the scikit-learn way: synthetic and FMA data, "
         "log-mel features, CNN / GRU / CNN-GRU / CNN-GRU-Attention models, searches, "
         "evaluation with a leakage check, track-level prediction.",
-        epilog="Start with `sklearn-genre demo`. Exit codes: 0 ok, 1 internal error, 2 bad "
+        epilog="Start with: sklearn-genre demo. Exit codes: 0 ok, 1 internal error, 2 bad "
         "usage, 3 missing or unreadable data, 4 leakage refused, 5 download failed, "
         "130 interrupted.",
         parents=[_verbosity_parent(suppress=False)],

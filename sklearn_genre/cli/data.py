@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .console import EXIT_DATA, CLIError
 
@@ -80,6 +79,8 @@ class DataSource:
 
     def items(self, index):
         """DataFrame of ``path`` (and ``artist_id`` when known) for the leakage check."""
+        import pandas as pd
+
         frame = {"path": self.paths[index]}
         if self.artist_ids is not None:
             frame["artist_id"] = self.artist_ids[index]
@@ -87,6 +88,8 @@ class DataSource:
 
     def split_table(self):
         """One row per track: ``path``, ``genre``, ``artist_id``, ``role`` (train/valid/test)."""
+        import pandas as pd
+
         role = np.full(len(self.paths), "", dtype=object)
         role[self.train], role[self.valid], role[self.test] = "train", "valid", "test"
         return pd.DataFrame(

@@ -20,7 +20,7 @@ from .data import (
     make_transformer,
     resolve_data,
 )
-from .train import add_training_options, training_from_args
+from .train import MODEL_NAMES, add_training_options, training_from_args
 
 __all__ = ["add_parsers", "run_compare", "run_search"]
 
@@ -40,14 +40,17 @@ def _add_common(p):
 
 def add_parsers(subparsers, parents):
     """Register ``compare`` and ``search``."""
-    from ..selection import MODELS
-
     p = subparsers.add_parser(
         "compare", parents=parents,
         help="compare the networks on the same features and splits (accuracy, fit time)",
-        description=__doc__.split("\n\n")[0],
+        description="Train each network with the same settings on the same log-mel "
+        "features (extracted once, cached) and compare their accuracy and fit time; writes "
+        "comparison.csv, comparison.png and results.json into a run directory. --cv official "
+        "scores on the validation split; --cv N runs N-fold cross-validation over training + "
+        "validation, grouped by artist when artist ids are known. The test split is never "
+        "used.",
     )
-    p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS),
+    p.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                    help="networks to compare (default: all four)")
     _add_common(p)
     p.set_defaults(handler=run_compare)
@@ -60,8 +63,11 @@ def add_parsers(subparsers, parents):
         "BayesSearchCV over the dropouts, weight decay and Adam's beta2, on features "
         "extracted once.",
     )
-    p.add_argument("--strategy", choices=["grid", "bayes"], required=True)
-    p.add_argument("--model", choices=sorted(MODELS), default="cnn_gru_attn")
+    p.add_argument("--strategy", choices=["grid", "bayes"], required=True,
+                   help="grid: GridSearchCV over --batch-sizes x --lrs; bayes: BayesSearchCV "
+                   "with --n-iter candidates")
+    p.add_argument("--model", choices=MODEL_NAMES, default="cnn_gru_attn",
+                   help="network (default: cnn_gru_attn)")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 48],
                    help="grid: batch sizes (default: 16 32 48)")
     p.add_argument("--lrs", type=float, nargs="+", default=None,

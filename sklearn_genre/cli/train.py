@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..callbacks import TimeLimit
 from .console import EXIT_DATA, EXIT_INTERRUPTED, EXIT_OK, CLIError
 from .data import (
     add_data_options,
@@ -44,6 +43,7 @@ from .data import (
 
 __all__ = [
     "MODEL_FILENAME",
+    "MODEL_NAMES",
     "TrainingOutcome",
     "add_parser",
     "resume_run",
@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 MODEL_FILENAME = "model.joblib"
+
+#: The ``--model`` choices: the keys of :data:`sklearn_genre.selection.MODELS`, spelled out here
+#: so that building the parser does not import torch (a test checks that the two agree).
+MODEL_NAMES = ("cnn", "cnn_gru", "cnn_gru_attn", "gru")
 CHECKPOINT_DIRNAME = "checkpoints"
 ATTEMPTS_DIRNAME = "attempts"
 
@@ -79,15 +83,19 @@ def add_training_options(parser, *, default_epochs=60):
 
 def add_parser(subparsers, parents):
     """Register ``train``."""
-    from ..selection import MODELS
-
     p = subparsers.add_parser(
         "train",
         parents=parents,
         help="train a model and write a run directory (model, report, figures)",
-        description=__doc__.split("\n\n")[0],
+        description="Fit a pipeline (log-mel features + a network) on the training split of a "
+        "data source, with early stopping on its validation split, evaluate it on the test "
+        "split with a train/test leakage check, and write a run directory: model.joblib, "
+        "run_info.json, results.json with the report files and figures, split.csv, "
+        "history.json and checkpoints/. Ctrl-C stops after the current batch and keeps the "
+        "best epoch so far; --resume RUN_DIR continues an interrupted, killed or failed run "
+        "from its last completed epoch.",
     )
-    p.add_argument("--model", choices=sorted(MODELS), default="cnn_gru_attn",
+    p.add_argument("--model", choices=MODEL_NAMES, default="cnn_gru_attn",
                    help="network (default: cnn_gru_attn, the reference CNN-GRU-Attention)")
     add_data_options(p)
     add_feature_options(p)
@@ -128,7 +136,8 @@ def build_classifier(model, *, epochs=60, batch_size=16, lr=1e-3, weight_decay=0
         Predefined validation set (FMA's validation split) for early stopping and the
         learning-rate schedule; None: a stratified 10 % of the training data.
     time_limit : float or None
-        Training time budget in seconds (:class:`TimeLimit`); None: no limit.
+        Training time budget in seconds (:class:`~sklearn_genre.callbacks.TimeLimit`);
+        None: no limit.
     checkpoint_dir : path or None
         Save the training state after every epoch there
         (:class:`~sklearn_genre.checkpointing.TrainingCheckpoint`, callback ``"checkpoint"``).
@@ -141,6 +150,7 @@ def build_classifier(model, *, epochs=60, batch_size=16, lr=1e-3, weight_decay=0
     from skorch.dataset import Dataset
     from skorch.helper import predefined_split
 
+    from ..callbacks import TimeLimit
     from ..selection import make_model
 
     if valid is not None:
