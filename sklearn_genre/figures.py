@@ -9,13 +9,13 @@ is given. Saving is atomic (temporary file + :func:`os.replace`).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from .atomic import atomic_write
 
 __all__ = [
     "plot_confusion_matrix",
@@ -37,17 +37,8 @@ def save_figure(fig, path, *, dpi=120):
     """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=dpi)
     return path
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import io
-import os
 import pickle
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
 
 import joblib
+
+from .atomic import atomic_write
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelLoadError", "load_model", "save_model"]
 
@@ -181,16 +181,8 @@ def save_model(model, path, *, compress=3):
         "versions": _package_versions(),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            joblib.dump(_SavedModel(header, payload), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb", fsync=True) as f:
+        joblib.dump(_SavedModel(header, payload), f)
     return path
 
 

@@ -24,12 +24,13 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write
 
 __all__ = [
     "RUN_INFO_FILENAME",
@@ -345,20 +346,9 @@ def write_json_atomic(path, obj, *, indent=2):
     """
     path = Path(path)
     text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path, "w", encoding="utf-8", fsync=True) as f:
+        f.write(text)
+        f.write("\n")
     return path
 
 

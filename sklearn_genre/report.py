@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .evaluation import evaluate
 from .figures import plot_confusion_matrix, plot_learning_curves
 from .provenance import package_versions, platform_info, write_results_json
@@ -226,9 +227,8 @@ def write_report(
 
 
 def _write_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _write_predictions(path, X, result):
@@ -240,6 +240,5 @@ def _write_predictions(path, X, result):
         if isinstance(first, (str, os.PathLike)):
             frame.insert(0, "path", [os.fspath(x) for x in X])
     frame["correct"] = frame["y_true"] == frame["y_pred"]
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        frame.to_csv(f, index=False)

@@ -57,7 +57,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -65,6 +64,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 from sklearn.base import clone
 
+from .atomic import atomic_write
 from .cache import FEATURE_VERSION
 from .features import ExtractionFailure, ExtractionWarning, MelSpectrogramTransformer
 
@@ -115,19 +115,8 @@ def _partial(path):
 
 
 def _write_json_atomic(target, doc):
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, sort_keys=True)
-        os.replace(tmp, target)
-        tmp = None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    with atomic_write(target, "w", encoding="utf-8", prefix=".tmp-", suffix=".json") as fh:
+        json.dump(doc, fh, indent=1, sort_keys=True)
 
 
 def read_store_metadata(path):

@@ -161,7 +161,7 @@ def test_save_is_atomic(model, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(persistence.os, "fsync", fail)
+    monkeypatch.setattr(os, "fsync", fail)  # the last step before the rename
     with pytest.raises(OSError, match="No space"):
         save_model(model, path)
     assert path.read_bytes() == before  # the old file is intact
