@@ -45,7 +45,7 @@ Usage::
 
 Time: one fit is at most ``epochs`` x (training + validation pass). On an H100
 our estimators train at about 450 samples/s on 128 x 1292 inputs
-(``benchmarks/out/training_h100_cuda.md``), so the default size (320 training
+(``benchmarks/results/training_h100_cuda.md``), so the default size (320 training
 clips) costs at most ~45 s per network fit at 60 epochs and 8 fits at most
 ~6 min; early stopping usually ends them well before. On a 2-core CPU use the
 smaller settings above.

@@ -15,7 +15,7 @@ Numerics
     the difference comes from float32 FFT rounding and summation order), which the test suite
     asserts on short clips. On the default recipe ``benchmarks/bench_features.py`` measured a
     max abs difference of 1.75e-4 dB over 40 generated 30 s mp3 clips
-    (``benchmarks/out/bench_features.md``).
+    (``benchmarks/results/bench_features.md``).
 
 Speed and memory
     The output array is allocated once and filled in order from bounded batches computed by
