@@ -16,7 +16,31 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "new_file_mode"]
+
+
+def _read_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe.
+_UMASK = _read_umask()
+
+
+def new_file_mode():
+    """Permission bits of a new file as ``open()`` would create it (``0o666`` less the umask).
+
+    :func:`tempfile.mkstemp` creates files readable by their owner only; files renamed into
+    place get these bits instead, so results, models and cache entries are readable by whoever
+    could read a file written the ordinary way (other users of a shared cache, Dask workers).
+
+    Returns
+    -------
+    mode : int
+    """
+    return 0o666 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -55,6 +79,8 @@ def atomic_write(path, mode="wb", *, encoding=None, fsync=False, prefix=None, su
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX (Windows has no mode bits to fix)
+            os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
             if fsync:

@@ -60,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import new_file_mode
+
 __all__ = [
     "FEATURE_VERSION",
     "CacheCorruptionWarning",
@@ -307,6 +309,8 @@ class FeatureCache:
             entry.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=entry.parent)
             try:
+                if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide it from other users
+                    os.fchmod(fd, new_file_mode())
                 _write_fully(fd, _MAGIC + _LEN.pack(len(header)) + header)
                 _write_fully(fd, array)
             finally:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sklearn_genre.atomic import atomic_write
+from sklearn_genre.atomic import atomic_write, new_file_mode
 
 
 def test_writes_text_and_bytes(tmp_path):
@@ -31,3 +31,13 @@ def test_missing_folder_is_an_error_naming_it(tmp_path):
     with pytest.raises(FileNotFoundError):
         with atomic_write(tmp_path / "no" / "such.txt", "w") as f:
             f.write("x")
+
+
+def test_new_files_get_ordinary_permissions(tmp_path):
+    # mkstemp makes 0600 files; a finished file must be as readable as one open() creates.
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with atomic_write(tmp_path / "atomic.txt", "w") as f:
+        f.write("x")
+    assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert new_file_mode() == plain.stat().st_mode & 0o777

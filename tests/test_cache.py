@@ -163,3 +163,12 @@ def test_clear(cache, src):
     cache.store(cache.key(src, PARAMS), _array())
     cache.clear()
     assert cache.entries() == []
+
+
+def test_entries_are_readable_like_ordinary_files(tmp_path):
+    from sklearn_genre.atomic import new_file_mode
+
+    cache = FeatureCache(tmp_path)
+    entry = cache.store(cache.key(__file__, {"n_mels": 8}), np.zeros((2, 3), np.float32),
+                        source=__file__)
+    assert entry.stat().st_mode & 0o777 == new_file_mode()
