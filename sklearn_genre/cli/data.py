@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Synthetic set used by default (and by ``demo``): clips per genre, clip length (s).
-DEMO_DATA = {"n_per_genre": 50, "duration": 5.0}
+DEMO_DATA = {"n_per_genre": 50, "duration": 10.0}
 
 
 @dataclass
