@@ -48,15 +48,6 @@ def small(cls, **kwargs):
     return cls(**{**QUICK, **module, **kwargs})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny tensors: one intra-op thread avoids OpenMP barrier stalls on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data():
     return make_data()

@@ -10,7 +10,6 @@ import os
 import joblib
 import numpy as np
 import pytest
-import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
@@ -45,16 +44,6 @@ def client():
                 lambda dask_scheduler: dask_scheduler.allowed_failures
             ) == ALLOWED_FAILURES
             yield c
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Dask workers run torch with one thread (OMP_NUM_THREADS=1); the local runs do too, so
-    # both sides do the same floating-point operations in the same order.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -203,19 +203,14 @@ def test_public_docstrings_document_their_parameters():
 
 
 def test_concepts_code_runs_as_written(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     blocks = RUNNABLE.findall((DOCS / "concepts.md").read_text(encoding="utf-8"))
     assert len(blocks) >= 8
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: one thread avoids stalls on a busy machine
     namespace = {"__name__": "concepts"}
-    try:
-        for i, block in enumerate(blocks):
-            exec(compile(block, f"docs/concepts.md (runnable block {i + 1})", "exec"), namespace)
-    finally:
-        torch.set_num_threads(threads)
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/concepts.md (runnable block {i + 1})", "exec"), namespace)
     ns = namespace
     # What the page's comments say:
     assert (len(ns["train"]), len(ns["valid"]), len(ns["test"])) == (64, 8, 8)

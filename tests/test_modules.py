@@ -20,15 +20,6 @@ from sklearn_genre.modules import (
 NETS = [CNNNet, GRUNet, CNNGRUNet, CNNGRUAttentionNet]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny tensors: one intra-op thread avoids OpenMP barrier stalls on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("net_cls", NETS)
 @pytest.mark.parametrize("n_frames", [1, 2, 3, 5, 7, 8, 9, 17, 64])
 @pytest.mark.parametrize("n_mels", [1, 3, 16])

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from skorch.callbacks import Callback
 
 from sklearn_genre import features as features_mod
@@ -202,16 +201,11 @@ def test_classifier_trains_on_memmap_without_copy(tmp_path, dtype):
     np.save(tmp_path / "x.npy", X)
     X_mm = np.load(tmp_path / "x.npy", mmap_mode="r")
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        kw = dict(max_epochs=2, verbose=0, random_state=0, module__channels=(4, 4, 8),
-                  batch_size=8, valid_size=0.25)
-        record = _RecordInput()
-        on_disk = CNNClassifier(**kw, callbacks=[("record", record)]).fit(X_mm, y)
-        in_memory = CNNClassifier(**kw).fit(np.array(X), y)
-    finally:
-        torch.set_num_threads(threads)
+    kw = dict(max_epochs=2, verbose=0, random_state=0, module__channels=(4, 4, 8),
+              batch_size=8, valid_size=0.25)
+    record = _RecordInput()
+    on_disk = CNNClassifier(**kw, callbacks=[("record", record)]).fit(X_mm, y)
+    in_memory = CNNClassifier(**kw).fit(np.array(X), y)
     # skorch got the memmap itself (no in-memory copy): its Dataset reads rows per batch.
     assert _backed_by_file(record.X)
     np.testing.assert_array_equal(on_disk.predict_proba(X_mm), in_memory.predict_proba(X))
