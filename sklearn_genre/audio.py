@@ -138,15 +138,18 @@ def validate_waveform(y, *, name="waveform", dtype=np.float32):
 def _mixdown(y):
     """Channel mean of a (n_frames, n_channels) block -> (n_frames,), float32.
 
-    For two channels this is one BLAS matrix-vector product, bit-identical to
-    ``np.mean(y, axis=1)`` (0.5 * a + 0.5 * b rounds once, like (a + b) / 2) and about 40x
-    faster than numpy's strided reduction.
+    For two channels this is ``(a + b) * 0.5``, bit-identical to ``np.mean(y, axis=1)`` (and
+    to librosa's ``to_mono``): halving is exact, so both round once, at the sum. It is one
+    elementwise pass, faster than numpy's strided reduction and free of BLAS, whose thread
+    pool would compete with the transformer's own threads.
     """
     n_channels = y.shape[1]
     if n_channels == 1:
         return np.ascontiguousarray(y[:, 0])
     if n_channels == 2:
-        return y @ np.full(2, 0.5, dtype=y.dtype)
+        mono = np.add(y[:, 0], y[:, 1])
+        mono *= y.dtype.type(0.5)
+        return mono
     return np.mean(y, axis=1, dtype=y.dtype)
 
 
@@ -174,6 +177,7 @@ def load_audio(
     duration=None,
     dtype=np.float32,
     res_type="soxr_hq",
+    check_finite=True,
 ):
     """Decode an audio file into a waveform.
 
@@ -195,6 +199,12 @@ def load_audio(
         Output floating dtype (float32 or float64).
     res_type : {"soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq"}, default="soxr_hq"
         soxr resampling quality (librosa's names; ``"soxr_hq"`` is librosa's default).
+    check_finite : bool, default=True
+        Raise :class:`AudioDecodeError` when a decoded sample is NaN or inf. Disabling it
+        saves one pass over the decoded samples (about 0.5 ms for 30 s of 44.1 kHz stereo);
+        the caller must then check what it computes from them, as
+        :class:`~sklearn_genre.features.MelSpectrogramTransformer` does with its output
+        (non-finite samples always give non-finite log-mel values).
 
     Returns
     -------
@@ -281,9 +291,10 @@ def load_audio(
             f"truncated or corrupt stream: the header declares {declared / sr_native:.3f} s but "
             f"decoding stopped after {(start + n_got) / sr_native:.3f} s",
         )
-    problem = _check_finite(y, "decoded audio")
-    if problem is not None:
-        raise AudioDecodeError(path, problem)
+    if check_finite:
+        problem = _check_finite(y, "decoded audio")
+        if problem is not None:
+            raise AudioDecodeError(path, problem)
 
     if mono:
         y = _mixdown(y)  # (n_frames,)
