@@ -32,12 +32,13 @@ Speed and memory
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -69,6 +70,13 @@ PARITY_TOLERANCE_DB = 0.01
 
 #: Upper bound on clips per parallel task.
 _MAX_BATCH = 16
+
+#: joblib backend hint. Decoding (libsndfile through cffi), resampling (soxr), the FFT
+#: (scipy.fft) and numpy's array loops release the GIL, so threads run clips in parallel with
+#: no worker start-up and no pickling of results; ``benchmarks/bench_features.py`` measured
+#: them faster than loky processes at n_jobs=2. A hint only: ``joblib.parallel_config(
+#: backend="loky")`` or ``"dask"`` overrides it.
+_PREFER = "threads"
 
 
 class ExtractionWarning(UserWarning):
@@ -161,21 +169,66 @@ def log_mel_spectrogram(
 
     Returns
     -------
-    S_db : ndarray of shape (n_mels, 1 + n_samples // hop_length), float32
+    S_db : ndarray of shape (n_mels, n_frames), float32
+        ``n_frames = 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length``, which is
+        ``1 + n_samples // hop_length`` for an even ``n_fft``.
     """
-    y = np.asarray(y, dtype=np.float32)
-    pad = n_fft // 2
-    padded = np.zeros(y.shape[0] + 2 * pad, dtype=np.float32)
-    padded[pad : pad + y.shape[0]] = y
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    # Work in the (n_fft, n_frames) layout: the windowing writes it contiguously, the FFT runs
-    # along axis 0 and the sparse mel product then needs no transposing copy.
-    windowed = np.multiply(frames.T, _hann(n_fft)[:, None])  # (n_fft, n_frames), float32
-    spec = scipy.fft.rfft(windowed, axis=0, overwrite_x=True)  # complex64 (n_bins, n_frames)
-    power = np.square(spec.real)
-    power += np.square(spec.imag)  # (n_bins, n_frames)
     _, mel_sparse = _mel_bank(sr, n_fft, n_mels, float(fmin), fmax)
-    mel = np.asarray(mel_sparse @ power, dtype=np.float32)  # (n_mels, n_frames)
+    return _log_mel(
+        np.asarray(y, dtype=np.float32),
+        mel_sparse,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        ref=ref,
+        amin=amin,
+        top_db=top_db,
+    )
+
+
+#: Frames per STFT block in :func:`_log_mel`. The block's windowed frames and spectrum
+#: (about 1 MiB each for ``n_fft=2048``) stay in cache and are reused from the allocator's
+#: free lists; one whole-clip spectrum (10 MiB for 30 s) is fresh memory the kernel zero-fills
+#: page by page on every clip, which cost about 3 ms of a 9 ms log-mel on the 2-core machine.
+_FRAME_BLOCK = 128
+
+
+def _n_frames(n_samples, n_fft, hop_length):
+    """STFT frames of a centred (``n_fft // 2`` padded) signal of ``n_samples`` samples."""
+    return 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length
+
+
+def _log_mel(y, mel_sparse, *, n_fft, hop_length, ref, amin, top_db):
+    """Log-mel of a float32 waveform with a prebuilt sparse mel bank; see log_mel_spectrogram.
+
+    The STFT runs over blocks of :data:`_FRAME_BLOCK` frames. Interior blocks window a view of
+    ``y``; only the first and last blocks copy their samples into a zero-padded buffer (the
+    ``center=True, pad_mode="constant"`` padding), so the clip is never copied whole. Each
+    block does exactly what a whole-clip pass does, so the result is bit-identical to it.
+    """
+    n = y.shape[0]
+    pad = n_fft // 2
+    n_frames = _n_frames(n, n_fft, hop_length)
+    window = _hann(n_fft)[:, None]
+    mel = np.empty((mel_sparse.shape[0], n_frames), dtype=np.float32)
+    # (n_fft, block) in Fortran order, i.e. one contiguous frame per column: the windowing
+    # writes it sequentially and pocketfft transforms contiguous frames along axis 0.
+    windowed = np.empty((_FRAME_BLOCK, n_fft), dtype=np.float32).T
+    for first in range(0, n_frames, _FRAME_BLOCK):
+        last = min(first + _FRAME_BLOCK, n_frames)
+        lo = first * hop_length - pad  # first sample of the block in y's coordinates
+        hi = (last - 1) * hop_length - pad + n_fft  # one past its last sample
+        if lo >= 0 and hi <= n:
+            segment = y[lo:hi]
+        else:  # an edge block: zero padding outside y
+            segment = np.zeros(hi - lo, dtype=np.float32)
+            a, b = max(lo, 0), min(hi, n)
+            segment[a - lo : b - lo] = y[a:b]
+        frames = np.lib.stride_tricks.sliding_window_view(segment, n_fft)[::hop_length]
+        block = np.multiply(frames.T, window, out=windowed[:, : last - first])
+        spec = scipy.fft.rfft(block, axis=0, overwrite_x=True)  # complex64 (n_bins, block)
+        power = np.square(spec.real)
+        power += np.square(spec.imag)
+        mel[:, first:last] = mel_sparse @ power
 
     # Same precision as librosa.power_to_db: float32 for ref=np.max (so a silent clip gives
     # exactly 0 dB), float64 for a fixed reference.
@@ -209,6 +262,9 @@ class _Plan:
     amin: float
     top_db: float | None
     res_type: str
+    # The sparse mel bank, built once in the parent and shipped with each task, so that
+    # workers never import librosa (about 0.5 s per fresh worker process).
+    mel_basis: scipy.sparse.csr_matrix = field(compare=False, repr=False)
 
     def cache_params(self):
         """Every parameter that changes the output, for the cache key."""
@@ -228,6 +284,13 @@ class _Plan:
             "res_type": self.res_type,
         }
 
+    @property
+    def n_frames(self):
+        """Frames per clip for a fixed length, None for ``n_samples=None``."""
+        if self.n_samples is None:
+            return None
+        return _n_frames(self.n_samples, self.n_fft, self.hop_length)
+
     def fix_length(self, y):
         if self.n_samples is None or y.shape[0] == self.n_samples:
             return y
@@ -236,30 +299,33 @@ class _Plan:
         return np.pad(y, (0, self.n_samples - y.shape[0]))
 
     def features(self, y):
-        return log_mel_spectrogram(
+        return _log_mel(
             self.fix_length(y),
-            sr=self.sr,
+            self.mel_basis,
             n_fft=self.n_fft,
             hop_length=self.hop_length,
-            n_mels=self.n_mels,
-            fmin=self.fmin,
-            fmax=self.fmax,
             ref=self.ref,
             amin=self.amin,
             top_db=self.top_db,
         )
 
     def from_file(self, path):
-        duration = None if self.n_samples is None else self.n_samples / self.sr
-        y = load_audio(
-            path,
+        """Features of one file; non-finite samples are caught on the (smaller) output."""
+        kwargs = dict(
             sr=self.sr,
             mono=True,
             offset=self.offset,
-            duration=duration,
+            duration=None if self.n_samples is None else self.n_samples / self.sr,
             res_type=self.res_type,
         )
-        return self.features(y)
+        y = load_audio(path, check_finite=False, **kwargs)
+        S = self.features(y)
+        if not np.isfinite(S).all():
+            # NaN or inf samples always reach the output. Decode again with the check on,
+            # which raises the precise AudioDecodeError; otherwise finite samples overflowed.
+            load_audio(path, check_finite=True, **kwargs)
+            raise AudioDecodeError(path, _overflow_reason(y))
+        return S
 
     def from_waveform(self, y, name):
         y = validate_waveform(y, name=name)
@@ -270,18 +336,35 @@ class _Plan:
                     f"{name} has {y.shape[0]} samples, fewer than offset={self.offset} s"
                 )
             y = y[start:]
-        return self.features(y)
+        S = self.features(y)
+        if not np.isfinite(S).all():
+            raise ValueError(f"{name}: {_overflow_reason(y)}")
+        return S
 
 
-def _extract_batch(batch, plan, cache, on_error, out_dtype):
+def _overflow_reason(y):
+    return (
+        "the log-mel spectrogram is not finite although every sample is: sample magnitudes "
+        f"up to {float(np.abs(y).max()):.3g} overflow the float32 power spectrum"
+    )
+
+
+def _extract_batch(batch, plan, cache, on_error, out_dtype, capture_warnings=True):
     """Features of a batch of (index, item) pairs, run in a joblib worker.
 
     Returns the per-clip arrays (None for failures), the failures and the warnings raised on
-    the way (workers' warnings are not shown by joblib, so the parent re-emits them).
+    the way: a worker process's warnings are not shown by joblib, so they are recorded here
+    and the parent re-emits them. In a thread of the parent process (``capture_warnings``
+    False) warnings are left to take their normal course: ``warnings.catch_warnings`` swaps
+    process-wide state and is not safe to enter from several threads at once.
     """
     results, failures = [], []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    recording = (
+        warnings.catch_warnings(record=True) if capture_warnings else contextlib.nullcontext([])
+    )
+    with recording as caught:
+        if capture_warnings:
+            warnings.simplefilter("always")
         for index, item in batch:
             is_path = isinstance(item, str)
             source = item if is_path else f"X[{index}]"
@@ -312,7 +395,7 @@ def _cached_from_file(path, plan, cache):
         raise AudioDecodeError(path, f"cannot access file ({exc})") from exc
     shape = None
     if plan.n_samples is not None:
-        shape = (plan.n_mels, 1 + plan.n_samples // plan.hop_length)
+        shape = (plan.n_mels, plan.n_frames)
     S = cache.load(key, shape=shape, dtype=np.float32)
     if S is not None:
         return S
@@ -347,8 +430,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     duration : float or None, default=30.0
         Clip length in seconds. Each waveform is cropped or zero-padded at the end to
         ``int(duration * sr)`` samples, which gives ``n_frames = 1 + int(duration * sr) //
-        hop_length`` frames (1292 for the defaults); files are only decoded up to
-        ``offset + duration``. Padded frames are silent, i.e. at the ``top_db`` floor.
+        hop_length`` frames for an even ``n_fft`` (1292 for the defaults); files are only
+        decoded up to ``offset + duration``. Padded frames are silent, i.e. at the ``top_db`` floor.
         ``None`` keeps each clip's length, which then must be the same for all clips.
     offset : float, default=0.0
         Start this many seconds into each clip.
@@ -568,6 +651,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         return arr
 
     def _plan(self):
+        fmin, fmax = float(self.fmin), None if self.fmax is None else float(self.fmax)
+        _, mel_sparse = _mel_bank(int(self.sr), int(self.n_fft), int(self.n_mels), fmin, fmax)
         return _Plan(
             sr=int(self.sr),
             n_mels=int(self.n_mels),
@@ -575,12 +660,13 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             hop_length=int(self.hop_length),
             n_samples=None if self.duration is None else int(self.duration * self.sr),
             offset=float(self.offset),
-            fmin=float(self.fmin),
-            fmax=None if self.fmax is None else float(self.fmax),
+            fmin=fmin,
+            fmax=fmax,
             ref=self.ref if isinstance(self.ref, str) else float(self.ref),
             amin=float(self.amin),
             top_db=None if self.top_db is None else float(self.top_db),
             res_type=self.res_type,
+            mel_basis=mel_sparse,
         )
 
     # ------------------------------------------------------------------ API
@@ -604,7 +690,7 @@ ndarray of shape (n_clips, n_samples)
         self._validate_X(X, reset=True)
         plan = self._plan()
         self.n_samples_fixed_ = plan.n_samples
-        self.n_frames_ = None if plan.n_samples is None else 1 + plan.n_samples // plan.hop_length
+        self.n_frames_ = plan.n_frames
         self.mel_basis_, _ = _mel_bank(plan.sr, plan.n_fft, plan.n_mels, plan.fmin, plan.fmax)
         return self
 
@@ -683,6 +769,8 @@ ndarray of shape (n_clips, n_samples)
 
         n_workers = max(1, effective_n_jobs(self.n_jobs))
         batch_size = max(1, min(_MAX_BATCH, math.ceil((n - start) / (4 * n_workers))))
+        backend, _ = get_active_backend(prefer=_PREFER)
+        in_threads = getattr(backend, "uses_threads", False)  # threading or sequential
         tasks = (
             delayed(_extract_batch)(
                 [(i, items[i]) for i in range(s, min(s + batch_size, n))],
@@ -690,12 +778,13 @@ ndarray of shape (n_clips, n_samples)
                 cache,
                 self.on_error,
                 out_dtype,
+                not in_threads,
             )
             for s in range(start, n, batch_size)
         )
 
         if out is None and plan.n_samples is not None:
-            out = np.empty((n, plan.n_mels, 1 + plan.n_samples // plan.hop_length), out_dtype)
+            out = np.empty((n, plan.n_mels, plan.n_frames), out_dtype)
         failures, pending_nan = [], []
         progress = _progress(n - start, self.verbose)
         row = last_checkpoint = start
@@ -752,19 +841,20 @@ ndarray of shape (n_clips, n_samples)
 def _ordered_results(tasks, n_jobs, *, window):
     """Results of ``tasks`` in order, with a bounded number of results held at once.
 
-    Uses ``joblib.Parallel(return_as="generator")`` (no backend forced) when the active
-    backend supports it (sequential, loky, threading, dask, ray). The ``"multiprocessing"``
-    backend does not (``joblib.Parallel`` raises ``ValueError`` for it); there the tasks run
-    as consecutive ``Parallel`` calls over ``window`` tasks each, which keeps the same order
-    and memory bound but waits for the slowest task of each window.
+    Uses ``joblib.Parallel(return_as="generator", prefer="threads")`` when the active backend
+    supports generators (sequential, threading, loky, dask, ray). ``prefer`` is only a hint:
+    a backend chosen with ``joblib.parallel_config`` wins. The ``"multiprocessing"`` backend
+    cannot return a generator (``joblib.Parallel`` raises ``ValueError`` for it); there the
+    tasks run as consecutive ``Parallel`` calls over ``window`` tasks each, which keeps the
+    same order and memory bound but waits for the slowest task of each window.
     """
-    backend, _ = get_active_backend()
+    backend, _ = get_active_backend(prefer=_PREFER)
     if getattr(backend, "supports_return_generator", False) or isinstance(
         backend, SequentialBackend
     ):
-        yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        yield from Parallel(n_jobs=n_jobs, return_as="generator", prefer=_PREFER)(tasks)
         return
-    parallel = Parallel(n_jobs=n_jobs)
+    parallel = Parallel(n_jobs=n_jobs, prefer=_PREFER)
     with parallel:
         while True:
             chunk = list(itertools.islice(tasks, max(1, window)))

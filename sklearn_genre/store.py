@@ -303,7 +303,7 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
 
     plan = transformer._plan()
     dtype = np.dtype(transformer.dtype)
-    shape = [len(items), plan.n_mels, 1 + plan.n_samples // plan.hop_length]
+    shape = [len(items), plan.n_mels, plan.n_frames]
     expected = {
         "format": STORE_FORMAT,
         "version": STORE_VERSION,

@@ -1,11 +1,13 @@
 """Tests of MelSpectrogramTransformer: parity with librosa, bad inputs, parallelism, cache,
 sklearn API conformance."""
 
+import contextlib
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 
 import joblib
@@ -92,6 +94,49 @@ def test_default_frame_count_and_short_clip_padding(make_audio):
     assert (out[0, :, :5] > -80).any()
 
 
+@pytest.mark.parametrize(
+    ("n_samples", "n_fft", "hop_length"),
+    [
+        (7 * 22050 + 123, 2048, 512),  # 302 frames: three STFT blocks, ragged last block
+        (128 * 512, 2048, 512),  # exactly one block's worth of hops
+        (100, 2048, 512),  # shorter than one window: both edges in one block
+        (64 * 512, 2047, 512),  # odd n_fft with a multiple of hop_length samples
+        (40000, 256, 64),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:n_fft=2048 is too large")
+def test_blocked_stft_matches_librosa(n_samples, n_fft, hop_length):
+    y = np.random.default_rng(n_samples).standard_normal(n_samples).astype(np.float32)
+    ours = features_mod.log_mel_spectrogram(y, n_fft=n_fft, hop_length=hop_length, n_mels=32)
+    ref = librosa.power_to_db(
+        librosa.feature.melspectrogram(
+            y=y, sr=22050, n_fft=n_fft, hop_length=hop_length, n_mels=32, center=True,
+            pad_mode="constant",
+        ),
+        ref=np.max,
+    )
+    assert ours.shape == ref.shape
+    assert ours.shape[1] == features_mod._n_frames(n_samples, n_fft, hop_length)
+    assert np.abs(ours - ref).max() <= PARITY_TOLERANCE_DB
+
+
+def test_stft_blocks_are_bit_identical_to_one_pass(monkeypatch):
+    y = np.random.default_rng(0).standard_normal(5 * 22050 + 7).astype(np.float32)
+    blocked = features_mod.log_mel_spectrogram(y)
+    monkeypatch.setattr(features_mod, "_FRAME_BLOCK", 10_000)  # the whole clip in one block
+    np.testing.assert_array_equal(features_mod.log_mel_spectrogram(y), blocked)
+    monkeypatch.setattr(features_mod, "_FRAME_BLOCK", 1)
+    np.testing.assert_array_equal(features_mod.log_mel_spectrogram(y), blocked)
+
+
+def test_odd_n_fft_frame_count_matches_output():
+    # 8192 samples = 64 hops: an odd window gives one frame fewer than 1 + n // hop.
+    X = np.random.default_rng(0).standard_normal((2, 8192)).astype(np.float32)
+    mel = MelSpectrogramTransformer(sr=8192, n_fft=255, hop_length=128, n_mels=16, duration=1.0)
+    out = mel.fit_transform(X)
+    assert mel.n_frames_ == 64 == out.shape[2]
+
+
 def test_resampled_inputs_match_reference(audio_files):
     mel = MelSpectrogramTransformer(**SMALL)
     out = mel.fit_transform(audio_files)
@@ -130,11 +175,36 @@ def test_float16_output(audio_files):
     assert np.abs(out16.astype(np.float32) - out32).max() <= 0.04
 
 
-def test_n_jobs_2_equals_n_jobs_1(audio_files):
+def _backend(name):
+    """``joblib.parallel_config(backend=name)``, or no context for None (the default)."""
+    return contextlib.nullcontext() if name is None else joblib.parallel_config(backend=name)
+
+
+@pytest.mark.parametrize("backend", [None, "loky"])  # None: the default, threads
+def test_n_jobs_2_equals_n_jobs_1(audio_files, backend):
     files = audio_files * 3
     one = MelSpectrogramTransformer(**SMALL, n_jobs=1).fit_transform(files)
-    two = MelSpectrogramTransformer(**SMALL, n_jobs=2).fit_transform(files)
+    with _backend(backend):
+        two = MelSpectrogramTransformer(**SMALL, n_jobs=2).fit_transform(files)
     np.testing.assert_array_equal(one, two)
+
+
+def test_n_jobs_prefers_threads_unless_a_backend_is_chosen(audio_files, monkeypatch):
+    seen = []
+    real = features_mod._extract_batch
+
+    def spy(*args):
+        seen.append((threading.current_thread() is threading.main_thread(), os.getpid()))
+        return real(*args)
+
+    monkeypatch.setattr(features_mod, "_extract_batch", spy)
+    mel = MelSpectrogramTransformer(**SMALL, n_jobs=2).fit(audio_files)
+    mel.transform(audio_files * 2)
+    assert seen and all(not main and pid == os.getpid() for main, pid in seen)
+    seen.clear()
+    with joblib.parallel_config(backend="loky"):  # a chosen backend wins over the hint
+        mel.transform(audio_files * 2)
+    assert seen == []  # the spy is not called in this process: tasks ran in loky workers
 
 
 def test_duration_none(synth_signal, audio_files):
@@ -217,6 +287,58 @@ def test_nan_waveform(synth_signal):
     assert np.isnan(out[1]).all() and np.isfinite(out[0]).all()
 
 
+def test_non_finite_file_samples_are_caught_on_the_output(tmp_path, synth_signal):
+    """The transformer decodes without a per-sample check; NaN or inf still raise."""
+    import soundfile as sf
+
+    y = synth_signal("tone", sr=8000, duration=0.5)[:, 0].astype(np.float32)
+    for name, value in [("nan.wav", np.nan), ("inf.wav", np.inf)]:
+        bad = y.copy()
+        bad[-3] = value  # near the end: crosses the resampler and the last STFT frames
+        path = tmp_path / name
+        sf.write(path, bad, 8000, subtype="FLOAT")
+        mel = MelSpectrogramTransformer(**SMALL).fit([path])
+        with pytest.raises(AudioDecodeError, match="1 non-finite samples") as info:
+            mel.transform([path])
+        assert info.value.path == str(path)
+
+
+def test_overflowing_samples_raise_instead_of_nan_features(tmp_path, synth_signal):
+    import soundfile as sf
+
+    y = 1e30 * synth_signal("tone", sr=8000, duration=0.5)[:, 0].astype(np.float32)
+    assert np.isfinite(y).all()
+    path = tmp_path / "loud.wav"
+    sf.write(path, y, 8000, subtype="FLOAT")
+    mel = MelSpectrogramTransformer(**SMALL).fit([path])
+    with pytest.raises(AudioDecodeError, match="overflow") as info:
+        mel.transform([path])
+    assert info.value.path == str(path)
+    with pytest.raises(ValueError, match=r"X\[0\]: .*overflow"):
+        mel.transform([y])
+
+
+def test_workers_do_not_import_librosa(audio_files):
+    """The mel bank travels with the task: a fresh worker process never imports librosa."""
+    mel = MelSpectrogramTransformer(**SMALL).fit(audio_files)
+    task = pickle.dumps((mel._plan(), [str(p) for p in audio_files]))
+    code = textwrap.dedent(
+        """
+        import pickle, sys
+        from sklearn_genre.features import _extract_batch
+        plan, paths = pickle.loads(sys.stdin.buffer.read())
+        results, failures, _ = _extract_batch(list(enumerate(paths)), plan, None, "raise",
+                                              "float32")
+        assert len(results) == len(paths) and not failures
+        print("librosa" in sys.modules)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], input=task, capture_output=True, check=True
+    )
+    assert proc.stdout.decode().strip() == "False"
+
+
 @pytest.mark.parametrize(
     ("X", "exc", "match"),
     [
@@ -293,13 +415,14 @@ def test_corrupt_cache_entry_is_recomputed(audio_files, tmp_path):
         np.testing.assert_array_equal(mel.transform(audio_files), clean)  # rewritten
 
 
-def test_cache_corruption_warning_reaches_parent_from_workers(audio_files, tmp_path):
+@pytest.mark.parametrize("backend", [None, "loky"])  # worker threads, worker processes
+def test_cache_corruption_warning_reaches_parent_from_workers(audio_files, tmp_path, backend):
     cache_dir = tmp_path / "c"
     mel = MelSpectrogramTransformer(**SMALL, memory=cache_dir, n_jobs=2).fit(audio_files)
     clean = mel.transform(audio_files)
     for entry in FeatureCache(cache_dir).entries():
         entry.write_bytes(b"garbage")
-    with pytest.warns(CacheCorruptionWarning) as rec:
+    with pytest.warns(CacheCorruptionWarning) as rec, _backend(backend):
         np.testing.assert_array_equal(mel.transform(audio_files), clean)
     assert len([w for w in rec if w.category is CacheCorruptionWarning]) == 4
 
