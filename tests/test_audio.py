@@ -139,6 +139,9 @@ def test_nan_samples_in_file(tmp_path):
     path = tmp_path / "nan.wav"
     sf.write(path, y, 22050, subtype="FLOAT")
     _assert_decode_error(path, "non-finite")
+    # check_finite=False hands the samples over unchecked (the caller checks its output).
+    unchecked = load_audio(path, sr=None, check_finite=False)
+    assert np.isnan(unchecked[10]) and np.isfinite(np.delete(unchecked, 10)).all()
 
 
 def test_error_pickles_and_is_value_error(tmp_path):
