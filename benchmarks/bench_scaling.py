@@ -1,11 +1,13 @@
-"""Scaling benchmark: feature extraction with joblib's local (loky) backend and on Dask.
+"""Scaling benchmark: feature extraction with joblib threads, loky processes and on Dask.
 
 Runs, side by side in one process and on the same mp3 files (``MelSpectrogramTransformer``
 with the reference recipe: 22050 Hz, 128 mels, 30 s):
 
-``loky_j1``     ``transform`` with ``n_jobs=1`` (the baseline; in this process);
-``loky_jN``     ``n_jobs=N`` (N loky worker processes), for each N of ``--workers``; the
-                workers are started and warmed right before each timed run;
+``j1``          ``transform`` with ``n_jobs=1`` (the baseline; in this process);
+``threads_jN``  ``n_jobs=N`` with the transformer's default joblib hint: N threads of this
+                process, for each N > 1 of ``--workers``;
+``loky_jN``     ``n_jobs=N`` under ``joblib.parallel_config(backend="loky")``: N loky worker
+                processes, started and warmed right before each timed run;
 ``dask_wN``     ``n_jobs=-1`` under ``joblib.parallel_backend("dask")`` with a
                 ``LocalCluster(n_workers=N, threads_per_worker=1, processes=True)``;
 ``store_dask_wN``  :func:`sklearn_genre.store.extract_to_store` into a fresh ``.npy`` store on
@@ -16,10 +18,9 @@ with the reference recipe: 22050 Hz, 128 mels, 30 s):
 All clusters are started once, before the first round; every variant first processes a
 few files untimed and every worker builds the mel filter bank. The rounds interleave the
 variants and the best round per variant is reported (on a shared machine the minimum is the
-least disturbed measurement). Reported: clips/s, the ratio to ``loky_j1``, and for ``loky_j1`` and
-the largest Dask cluster the time for the first half of the files against all files (growth
-in files).
-Each parallel result is checked to equal the ``loky_j1`` output bit for bit.
+least disturbed measurement). Reported: clips/s, the ratio to ``j1``, and for ``j1`` and the
+largest Dask cluster the time for the first half of the files against all files (growth in
+files). Each parallel result is checked to equal the ``j1`` output bit for bit.
 
 Files: ``--audio-dir DIR`` (any *.mp3 there), or the generated FMA-like clips of
 ``bench_features.py`` (30 s, 44.1 kHz stereo, 320 kbps mp3) in ``--out``/audio.
@@ -80,12 +81,14 @@ def main(argv=None):
     parser.add_argument("--audio-dir", default=None)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
     parser.add_argument("--workers", default="1,2",
-                        help="comma-separated worker counts (loky n_jobs and Dask workers)")
+                        help="comma-separated worker counts (n_jobs and Dask workers)")
     parser.add_argument("--quick", action="store_true", help="8 files, 1 round")
     args = parser.parse_args(argv)
     counts = sorted({int(w) for w in args.workers.split(",")} | {1})
     top = counts[-1]
-    VARIANTS = [f"loky_j{w}" for w in counts] + [f"dask_w{w}" for w in counts] + [
+    parallel = [w for w in counts if w > 1]
+    VARIANTS = ["j1"] + [f"threads_j{w}" for w in parallel] + [
+        f"loky_j{w}" for w in parallel] + [f"dask_w{w}" for w in counts] + [
         f"store_dask_w{top}", f"cache_dask_w{top}"]
     if args.quick:
         args.n_files, args.rounds = 8, 1
@@ -117,12 +120,18 @@ def main(argv=None):
         def run(variant, fs, *, check=None):
             """Seconds for `variant` on `fs` (the result is compared with `check`)."""
             store = work / "store.npy"
-            if variant.startswith("loky"):
-                m = mel(n_jobs=int(variant.rsplit("_j", 1)[1]))
-                _warm_loky(m.n_jobs)
+            if variant == "j1" or variant.startswith("threads"):
+                m = mel(n_jobs=int(variant.rsplit("j", 1)[1]))
                 t0 = time.perf_counter()
                 out = m.transform(fs)
                 dt = time.perf_counter() - t0
+            elif variant.startswith("loky"):
+                m = mel(n_jobs=int(variant.rsplit("_j", 1)[1]))
+                _warm_loky(m.n_jobs)
+                with joblib.parallel_config(backend="loky"):
+                    t0 = time.perf_counter()
+                    out = m.transform(fs)
+                    dt = time.perf_counter() - t0
             else:
                 client = clusters[int(variant.rsplit("_w", 1)[1])][1]
                 with joblib.parallel_backend("dask", client=client):
@@ -145,7 +154,7 @@ def main(argv=None):
                         out = m.transform(fs)
                         dt = time.perf_counter() - t0
             if check is not None and not np.array_equal(out, check):
-                raise AssertionError(f"{variant}: output differs from loky_j1")
+                raise AssertionError(f"{variant}: output differs from j1")
             return dt
 
         reference = mel(n_jobs=1).transform(files)
@@ -155,7 +164,7 @@ def main(argv=None):
         for variant in VARIANTS:
             run(variant, files[: 2 * top])
         times = {v: [] for v in VARIANTS}
-        growth = {v: [] for v in ("loky_j1", f"dask_w{top}")}
+        growth = {v: [] for v in ("j1", f"dask_w{top}")}
         for r in range(args.rounds):
             for variant in VARIANTS:
                 times[variant].append(run(variant, files, check=reference))
@@ -181,7 +190,7 @@ def main(argv=None):
         "rounds": args.rounds,
         "seconds_best": best,
         "clips_per_s": {v: n / t for v, t in best.items()},
-        "ratio_to_loky_j1": {v: best["loky_j1"] / t for v, t in best.items()},
+        "ratio_to_j1": {v: best["j1"] / t for v, t in best.items()},
         "growth_half_vs_all_seconds": {
             v: [min(growth[v]), best[v]] for v in growth
         },
@@ -194,17 +203,17 @@ def main(argv=None):
         f"best of {args.rounds} round(s); 1-minute load average before/after: "
         f"{load_before[0]:.1f}/{load_after[0]:.1f}.",
         "",
-        "| variant | clips/s | vs loky n_jobs=1 |",
+        "| variant | clips/s | vs n_jobs=1 |",
         "|---|---:|---:|",
     ]
     for v in VARIANTS:
         lines.append(f"| {v} | {results['clips_per_s'][v]:.1f} | "
-                     f"{results['ratio_to_loky_j1'][v]:.2f}x |")
+                     f"{results['ratio_to_j1'][v]:.2f}x |")
     lines.append("")
     for v, (t_half, t_all) in results["growth_half_vs_all_seconds"].items():
         lines.append(f"- {v}: {len(half)} files {t_half:.2f} s, {n} files {t_all:.2f} s "
                      f"(ratio {t_all / t_half:.2f}, 2.00 = linear in files)")
-    lines.append("- every parallel output equals the loky n_jobs=1 output bit for bit")
+    lines.append("- every parallel output equals the n_jobs=1 output bit for bit")
     lines.append(f"- command: `{command}`")
     (out_dir / "bench_scaling.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
