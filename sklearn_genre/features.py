@@ -19,15 +19,23 @@ Numerics
 
 Speed and memory
     The output array is allocated once and filled in order from bounded batches computed by
-    ``joblib.Parallel(n_jobs=..., return_as="generator")`` (no backend is forced, so
-    ``joblib.parallel_backend("dask")`` distributes the work); peak memory is the output plus a
-    few batches of work, independent of the number of files. The ``"multiprocessing"`` joblib
-    backend cannot return a generator; under it the batches run as consecutive ``Parallel``
-    calls over windows of ``4 * n_jobs`` batches (same output, same memory bound, each window
-    waits for its slowest batch). See ``benchmarks/bench_features.py`` for the measured speed
-    against the reference extractor, and ``benchmarks/bench_scaling.py`` / ``docs/scaling.md``
-    for loky and Dask scaling. For more clips than fit in memory, write the same rows into an
-    on-disk store with :func:`sklearn_genre.store.extract_to_store`.
+    ``joblib.Parallel(n_jobs=..., return_as="generator", prefer="threads")``; peak memory is
+    the output plus a few batches of work, independent of the number of files. Threads are
+    only joblib's default here: decoding (libsndfile through cffi), soxr, ``scipy.fft``,
+    scipy's sparse product and numpy's loops release the GIL (``docs/scaling.md`` has the
+    measurement), so threads scale without worker start-up, pickled results or a copy of the
+    imports per process. A backend the user chooses wins:
+    ``joblib.parallel_config(backend="loky")`` runs worker processes, and
+    ``joblib.parallel_backend("dask")`` distributes the batches. The ``"multiprocessing"``
+    joblib backend cannot return a generator; under it the batches run as consecutive
+    ``Parallel`` calls over windows of ``4 * n_jobs`` batches (same output, same memory bound,
+    each window waits for its slowest batch). Per clip, the STFT runs over blocks of 128
+    frames that stay in cache, and non-finite samples are caught on the output rather than by
+    a pass over the decoded samples. See ``benchmarks/bench_features.py`` for the measured
+    speed against the reference extractor and the decode floor, and
+    ``benchmarks/bench_scaling.py`` / ``docs/scaling.md`` for threads, loky and Dask scaling.
+    For more clips than fit in memory, write the same rows into an on-disk store with
+    :func:`sklearn_genre.store.extract_to_store`.
 """
 
 from __future__ import annotations
@@ -187,8 +195,9 @@ def log_mel_spectrogram(
 
 #: Frames per STFT block in :func:`_log_mel`. The block's windowed frames and spectrum
 #: (about 1 MiB each for ``n_fft=2048``) stay in cache and are reused from the allocator's
-#: free lists; one whole-clip spectrum (10 MiB for 30 s) is fresh memory the kernel zero-fills
-#: page by page on every clip, which cost about 3 ms of a 9 ms log-mel on the 2-core machine.
+#: free lists, where one whole-clip spectrum (10 MiB for 30 s) is fresh memory that the kernel
+#: zero-fills page by page on every clip. ``benchmarks/bench_features.py`` reports the log-mel
+#: time per clip.
 _FRAME_BLOCK = 128
 
 
@@ -457,7 +466,9 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         ``"soxr_qq"``); ``"soxr_hq"`` is librosa's default and gives parity.
     n_jobs : int or None, default=None
         Number of joblib workers (None means 1 unless in a ``joblib.parallel_config``
-        context; -1 means all cores). No backend is forced.
+        context; -1 means all cores). joblib is asked to prefer threads (the work releases
+        the GIL); a backend set with ``joblib.parallel_config`` or
+        ``joblib.parallel_backend`` (loky processes, Dask) is used instead.
     memory : None, str, os.PathLike or joblib.Memory, default=None
         Directory of the per-file feature cache (see :mod:`sklearn_genre.cache`), or a
         ``joblib.Memory`` whose ``location`` is used. Only file inputs are cached.

@@ -189,6 +189,28 @@ def test_n_jobs_2_equals_n_jobs_1(audio_files, backend):
     np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_memory_is_the_output_plus_bounded_batches(make_audio, n_jobs):
+    """Peak traced memory minus the output does not grow with the number of clips."""
+    import tracemalloc
+
+    path = make_audio("long.wav", "chord", sr=44100, duration=1.0, channels=2)
+    mel = MelSpectrogramTransformer(**SMALL, n_jobs=n_jobs).fit([path])
+    mel.transform([path] * 4)  # warm: imports, thread pool
+
+    def extra(n_clips):
+        tracemalloc.start()
+        out = mel.transform([path] * n_clips)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak - out.nbytes
+
+    decoded = int(SMALL["duration"] * 44100) * 2 * 4  # one clip's decoded stereo float32
+    small, large = extra(8), extra(64)
+    # Holding every clip's samples would add 56 * decoded bytes; allow a few batches' worth.
+    assert large - small < 8 * decoded, (small, large, decoded)
+
+
 def test_n_jobs_prefers_threads_unless_a_backend_is_chosen(audio_files, monkeypatch):
     seen = []
     real = features_mod._extract_batch
