@@ -801,7 +801,7 @@ ndarray of shape (n_clips, n_samples)
         row = last_checkpoint = start
         try:
             for batch_results, batch_failures, batch_warnings in _ordered_results(
-                tasks, self.n_jobs, window=4 * n_workers
+                tasks, self.n_jobs, backend, window=4 * n_workers
             ):
                 for category, message in batch_warnings:
                     warnings.warn(message, category, stacklevel=3)
@@ -849,7 +849,7 @@ ndarray of shape (n_clips, n_samples)
         return out, failures
 
 
-def _ordered_results(tasks, n_jobs, *, window):
+def _ordered_results(tasks, n_jobs, backend, *, window):
     """Results of ``tasks`` in order, with a bounded number of results held at once.
 
     Uses ``joblib.Parallel(return_as="generator", prefer="threads")`` when the active backend
@@ -857,9 +857,9 @@ def _ordered_results(tasks, n_jobs, *, window):
     a backend chosen with ``joblib.parallel_config`` wins. The ``"multiprocessing"`` backend
     cannot return a generator (``joblib.Parallel`` raises ``ValueError`` for it); there the
     tasks run as consecutive ``Parallel`` calls over ``window`` tasks each, which keeps the
-    same order and memory bound but waits for the slowest task of each window.
+    same order and memory bound but waits for the slowest task of each window. ``backend``
+    is the active one, ``joblib.parallel.get_active_backend(prefer="threads")[0]``.
     """
-    backend, _ = get_active_backend(prefer=_PREFER)
     if getattr(backend, "supports_return_generator", False) or isinstance(
         backend, SequentialBackend
     ):
