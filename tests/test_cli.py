@@ -266,6 +266,29 @@ def test_make_dataset_and_preprocess_fill_the_cache(tmp_path, capsys):
     assert main(["preprocess", "--fma-dir", str(root), "--no-cache"]) == 2
 
 
+def test_preprocess_holds_one_chunk_of_features_at_a_time(tmp_path, monkeypatch, capsys):
+    from sklearn_genre.cli import preprocess
+    from sklearn_genre.features import MelSpectrogramTransformer
+
+    root = tmp_path / "made"
+    assert main(["-q", "make-dataset", "--out", str(root), "--n-per-genre", "3",
+                 "--duration", "0.5"]) == 0
+    sizes, real = [], MelSpectrogramTransformer.transform
+
+    def spy(self, X):
+        sizes.append(len(X))
+        return real(self, X)
+
+    monkeypatch.setattr(preprocess, "CHUNK", 5)
+    monkeypatch.setattr(MelSpectrogramTransformer, "transform", spy)
+    cache = tmp_path / "cache"
+    assert main(["-q", "preprocess", "--fma-dir", str(root), "--n-mels", "16", "--duration",
+                 "0.5", "--cache", str(cache)]) == 0
+    assert sizes == [5, 5, 5, 5, 4]
+    assert "24 clips" in capsys.readouterr().out
+    assert len(list(cache.rglob("*.feat"))) == 24
+
+
 def test_default_source_is_the_synthetic_set(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SKLEARN_GENRE_DATA", str(tmp_path / "home"))
     assert main(["-q", "make-dataset", "--n-per-genre", "3", "--duration", "0.5"]) == 0

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from .console import EXIT_OK
-from .data import add_data_options, add_feature_options, extract_features, make_transformer
+from .data import add_data_options, add_feature_options, make_transformer
 
 __all__ = ["add_parser", "run"]
+
+#: Clips per ``transform`` call. ``preprocess`` only fills the cache, so it holds one chunk's
+#: features at a time (about 340 MB float32 at the reference recipe) rather than the whole data
+#: set's (5.3 GB for FMA small, 70 GB for FMA large).
+CHUNK = 512
 
 
 def add_parser(subparsers, parents):
@@ -31,10 +38,26 @@ def run(args, console):
     if args.no_cache:
         raise CLIError("preprocess fills the feature cache; --no-cache makes it pointless")
     data = resolve_data(args, console)
+    paths = list(data.paths)
     transformer = make_transformer(args, data, console)
-    X = extract_features(transformer, data.paths, console)
+    transformer.set_params(verbose=0).fit(paths)
+    progress = None
+    if console.progress:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=len(paths), desc="log-mel", unit="clip")
+    start = time.perf_counter()
+    try:
+        for first in range(0, len(paths), CHUNK):
+            shape = transformer.transform(paths[first : first + CHUNK]).shape[1:]
+            if progress is not None:
+                progress.update(min(CHUNK, len(paths) - first))
+    finally:
+        if progress is not None:
+            progress.close()
+    console.info(f"features: {len(paths)} clips in {time.perf_counter() - start:.1f} s")
     console.result(
-        f"{len(X)} clips of {data.description}: features {X.shape[1:]} (n_mels, n_frames) "
+        f"{len(paths)} clips of {data.description}: features {shape} (n_mels, n_frames) "
         f"cached in {transformer.memory}"
     )
     return EXIT_OK
