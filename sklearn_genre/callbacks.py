@@ -7,6 +7,8 @@ skorch's :class:`~skorch.callbacks.EpochScoring` with the targets decoded back
 to the original labels before scoring, so any sklearn scorer (``"accuracy"``,
 ``"f1_macro"``, ``"neg_log_loss"``, ...) sees consistent labels.
 
+:class:`PrintLog` is skorch's epoch table with its colour codes only on a terminal.
+
 :class:`TimeLimit` ends training once a time budget is spent, the way skorch's
 :class:`~skorch.callbacks.EarlyStopping` does. Both stop ``fit`` by raising
 ``KeyboardInterrupt``, which skorch catches; :func:`stopped_by_callback` tells such a
@@ -15,12 +17,15 @@ planned stop from a user's Ctrl-C.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
+import skorch.callbacks
 from skorch.callbacks import Callback, EpochScoring
 
-__all__ = ["LabelScoring", "TimeLimit", "stopped_by_callback"]
+__all__ = ["LabelScoring", "PrintLog", "TimeLimit", "stopped_by_callback"]
 
 
 class LabelScoring(EpochScoring):
@@ -48,6 +53,32 @@ class LabelScoring(EpochScoring):
         if y_test is not None:
             y_test = np.asarray(net.classes_)[np.asarray(y_test, dtype=np.int64)]
         return super()._scoring(net, X_test, y_test)
+
+
+class PrintLog(skorch.callbacks.PrintLog):
+    """skorch's per-epoch table, with colour codes only where a terminal shows them.
+
+    skorch highlights each column's best value so far with ANSI escape codes. Redirected to a
+    file, a CI log or a logger they come out as raw bytes (``\x1b[32m0.4875\x1b[0m``), so this
+    table is coloured only when it goes to a terminal: the default sink ``print`` with
+    ``sys.stdout`` a TTY, and the ``NO_COLOR`` environment variable unset
+    (https://no-color.org). Parameters are those of :class:`skorch.callbacks.PrintLog`.
+    """
+
+    def _colored(self):
+        isatty = getattr(sys.stdout, "isatty", None)
+        return (
+            self.sink is print
+            and not os.environ.get("NO_COLOR")
+            and callable(isatty)
+            and bool(isatty())
+        )
+
+    def format_row(self, row, key, color):
+        """Format one cell (see skorch); without colour, the best value is not highlighted."""
+        if not self._colored():
+            row = {k: v for k, v in row.items() if k != key + "_best"}
+        return super().format_row(row, key, color)
 
 
 class TimeLimit(Callback):

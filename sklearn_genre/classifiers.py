@@ -35,13 +35,13 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet, NeuralNetClassifier
-from skorch.callbacks import EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring, PrintLog
+from skorch.callbacks import EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring
 from skorch.dataset import Dataset, ValidSplit, unpack_data
 from skorch.utils import TeeGenerator, is_dataset, to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Subset
 
-from .callbacks import LabelScoring, stopped_by_callback
+from .callbacks import LabelScoring, PrintLog, stopped_by_callback
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
 
 __all__ = [

@@ -19,7 +19,7 @@ from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LoadInitState
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from sklearn_genre.callbacks import LabelScoring, TimeLimit
+from sklearn_genre.callbacks import LabelScoring, PrintLog, TimeLimit
 from sklearn_genre.classifiers import (
     CNNClassifier,
     CNNGRUAttentionClassifier,
@@ -481,3 +481,19 @@ def test_planned_stops_are_not_interruptions(data):
     timed = small(CNNClassifier, max_epochs=5, callbacks=[("time_limit", TimeLimit(0.0))])
     timed.fit(X, y)
     assert len(timed.history) == 1 and timed.interrupted_ is False
+
+
+def test_epoch_table_is_coloured_only_on_a_terminal(data, capsys, monkeypatch):
+    X, y = data
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    small(CNNClassifier, max_epochs=2, verbose=1).fit(X, y)
+    plain = capsys.readouterr().out
+    assert "train_loss" in plain and "\x1b[" not in plain  # captured stdout is no terminal
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    small(CNNClassifier, max_epochs=2, verbose=1).fit(X, y)
+    assert "\x1b[" in capsys.readouterr().out
+    monkeypatch.setenv("NO_COLOR", "1")
+    small(CNNClassifier, max_epochs=2, verbose=1).fit(X, y)
+    assert "\x1b[" not in capsys.readouterr().out
+    assert isinstance(dict(small(CNNClassifier).get_default_callbacks())["print_log"], PrintLog)
