@@ -201,10 +201,9 @@ def load_audio(
         soxr resampling quality (librosa's names; ``"soxr_hq"`` is librosa's default).
     check_finite : bool, default=True
         Raise :class:`AudioDecodeError` when a decoded sample is NaN or inf. Disabling it
-        saves one pass over the decoded samples (about 0.5 ms for 30 s of 44.1 kHz stereo);
-        the caller must then check what it computes from them, as
-        :class:`~sklearn_genre.features.MelSpectrogramTransformer` does with its output
-        (non-finite samples always give non-finite log-mel values).
+        saves one pass over all decoded samples; the caller must then check what it computes
+        from them, as :class:`~sklearn_genre.features.MelSpectrogramTransformer` does with its
+        output (non-finite samples always give non-finite log-mel values).
 
     Returns
     -------

@@ -32,6 +32,7 @@ def add_parser(subparsers, parents):
 
 def run(args, console):
     """Run ``preprocess``."""
+    from ..features import _progress
     from .console import CLIError
     from .data import resolve_data
 
@@ -41,11 +42,7 @@ def run(args, console):
     paths = list(data.paths)
     transformer = make_transformer(args, data, console)
     transformer.set_params(verbose=0).fit(paths)
-    progress = None
-    if console.progress:
-        from tqdm.auto import tqdm
-
-        progress = tqdm(total=len(paths), desc="log-mel", unit="clip")
+    progress = _progress(len(paths), 1 if console.progress else 0)  # one bar for all chunks
     start = time.perf_counter()
     try:
         for first in range(0, len(paths), CHUNK):
