@@ -54,6 +54,8 @@ _EXPORTS = {
         "search_results_frame",
     ],
     "evaluation": ["EvaluationResult", "evaluate"],
+    "diagnostics": ["diagnose_predictions"],
+    "valid_split": ["SmallValidationWarning", "StratifiedValidSplit", "ValidationSplitError"],
     "leakage": ["LeakageError", "LeakageReport", "LeakageWarning", "check_leakage"],
     "inference": ["predict_track", "predict_tracks"],
     "report": ["write_report"],

@@ -21,6 +21,7 @@ from .fma import (
     read_tracks,
 )
 from .folder import AUDIO_EXTENSIONS, load_audio_folder
+from .groups import read_tags
 from .home import DATA_HOME_ENV, get_data_home
 from .splits import (
     ArtistGroupKFold,
@@ -67,5 +68,6 @@ __all__ = [
     "official_split",
     "random_split",
     "read_genres",
+    "read_tags",
     "read_tracks",
 ]
