@@ -548,20 +548,20 @@ def _run(estimator, source, run_dir, *, on_leak, checkpoint, time_limit, extra_c
 
         # The shipped model: no machine-local settings. Saved, then evaluated as it is (with
         # the run's cache and workers, which give the same features).
-        _set_runtime(estimator, RUNTIME_PARAMS)
+        run_settings = _set_runtime(estimator, RUNTIME_PARAMS)
         with _deferred_sigint():
             from .persistence import save_model
 
             model_path = run_dir / MODEL_FILENAME
             save_model(estimator, model_path)
         status = "interrupted" if interrupted else "finished"
-        logger.info(f"training {status} after {n_epochs if n_epochs is not None else 1} "
-                    f"epochs in {seconds:.0f} s; model saved: {model_path}")
+        epochs = f" after {n_epochs} epochs" if n_epochs is not None else ""
+        logger.info(f"training {status}{epochs} in {seconds:.0f} s; model saved: {model_path}")
         if history is not None:
             write_json_atomic(run_dir / "history.json", history.to_list())
 
-        run_settings = {k: v for k, v in runtime.items()}
-        with _runtime(estimator, run_settings):
+        _restore(run_settings)
+        try:
             results = write_report(
                 run_dir,
                 estimator=estimator,
@@ -578,6 +578,8 @@ def _run(estimator, source, run_dir, *, on_leak, checkpoint, time_limit, extra_c
                     "model_file": MODEL_FILENAME,
                 },
             )
+        finally:
+            _set_runtime(estimator, RUNTIME_PARAMS)
         run.update(n_epochs=n_epochs, accuracy=results["metrics"]["accuracy"])
         if interrupted:
             run.mark_interrupted(
@@ -1012,14 +1014,15 @@ def run_comparison(features, data, *, models=None, params=None, split="official"
     """
     from .figures import plot_model_comparison
     from .provenance import RunInfo, make_run_dir, write_results_json
-    from .selection import MODELS, compare_models
+    from .selection import MODELS, compare_models, make_model
 
     models = list(models or MODELS)
     source, features, X, y, splitter, cv_name = _selection_data(features, data, split, cv,
                                                                 random_state)
     params = {**(params or {}), "valid_size": _inner_valid_size(y, splitter)}
     out_dir = make_run_dir(out, name, overwrite=overwrite)
-    config = {"models": models, "training": _options_of(params), "cv": cv_name,
+    config = {"models": models, "training": training_options(make_model(models[0], **params)),
+              "cv": cv_name,
               "data": source.spec, "features": _step_config(features)}
     with RunInfo(out_dir, command=command, config=config):
         logger.info(f"comparing {', '.join(models)} ({cv_name}, {len(y)} clips)")
@@ -1032,11 +1035,6 @@ def run_comparison(features, data, *, models=None, params=None, split="official"
                                      "cv": cv_name, "table": table.reset_index(),
                                      "config": config})
     return table, out_dir
-
-
-def _options_of(params):
-    inverse = {p: k for k, p in TRAINING_OPTIONS.items()}
-    return {inverse[p]: v for p, v in params.items() if p in inverse}
 
 
 def _step_config(step):
