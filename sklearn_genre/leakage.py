@@ -42,6 +42,7 @@ __all__ = [
     "LeakageWarning",
     "check_leakage",
     "random_split_protocol",
+    "status_line",
 ]
 
 #: Protocol name of FMA's own training/validation/test split (artist-filtered).
@@ -269,6 +270,38 @@ class LeakageReport:
         text : str
         """
         return json.dumps(self.to_dict(), **kwargs)
+
+
+def status_line(leakage):
+    """One line for a printout from a report's :meth:`LeakageReport.to_dict` (or the report).
+
+    Parameters
+    ----------
+    leakage : dict or LeakageReport
+        As ``results.json`` holds it (``{"status": ..., ...}``).
+
+    Returns
+    -------
+    line : str
+        The status, with what was not checked spelled out: ``"unchecked-groups
+        (artist/track leakage not checked: no artist or group information)"``, ``"partly-unchecked
+        (3 items without artist or group could not be checked)"``, or the status alone.
+
+    Examples
+    --------
+    >>> status_line({"status": "clean"})
+    'clean'
+    """
+    if isinstance(leakage, LeakageReport):
+        leakage = leakage.to_dict()
+    status = leakage.get("status")
+    if status == "unchecked-groups":
+        return f"{status} ({UNCHECKED_GROUPS})"
+    if status == "partly-unchecked":
+        n = min(v for v in (leakage.get("n_unknown_artist"), leakage.get("n_unknown_group"))
+                if v is not None)
+        return f"{status} ({n} items without artist or group could not be checked)"
+    return str(status)
 
 
 def _as_items(X, name):

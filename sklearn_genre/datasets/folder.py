@@ -115,6 +115,8 @@ def load_audio_folder(root, *, extensions=None, tags=False, metadata=None, patte
             The artist names (None where unknown); None when no file has an artist.
         group_source : {"tags", "metadata", "pattern", "none"}
             Where the groups came from.
+        group_by : str
+            The ``group_by`` argument.
 
         With a group source, ``frame`` also has the columns ``album``, ``track`` and
         ``group``.
@@ -249,7 +251,7 @@ def load_audio_folder(root, *, extensions=None, tags=False, metadata=None, patte
     return make_bunch(frame, excluded=excluded, missing=[], has_artists=has_artists,
                       has_split=False, descr=descr, as_frame=as_frame,
                       return_X_y=return_X_y, groups=groups, root=root,
-                      group_source=source)
+                      group_source=source, group_by=group_by)
 
 
 def _tag_fields(path):
