@@ -5,10 +5,11 @@ Audio files or waveforms go through :class:`MelSpectrogramTransformer` into log-
 :class:`GRUClassifier`, :class:`CNNGRUClassifier`, :class:`CNNGRUAttentionClassifier`) learn genres
 from them. Both compose into an ordinary :class:`sklearn.pipeline.Pipeline`.
 
-The package follows the data flow: ``audio`` (decoding) -> ``features`` (log-mel, ``cache``,
-``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch estimators) -> ``datasets``
-(FMA, folders, synthetic, splits) -> ``selection`` / ``evaluation`` / ``report`` (experiments) and
-``cli``.
+The package follows the data flow: ``audio`` (decoding) -> ``logmel`` (the pure computation),
+``extraction`` (the engine: batches, parallelism, cache, failures) and ``features`` (the
+transformer; ``cache``, ``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch
+estimators) -> ``datasets`` (FMA, folders, synthetic, splits) -> ``selection`` /
+``evaluation`` / ``report`` (experiments) and ``cli``.
 
 Public names are imported lazily, so ``import sklearn_genre`` does not import torch until a
 name that needs it is used.
@@ -21,7 +22,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "audio": ["AudioDecodeError", "load_audio"],
     "cache": ["CacheCorruptionWarning", "FeatureCache", "FeatureCacheError"],
-    "features": ["ExtractionWarning", "MelSpectrogramTransformer"],
+    "logmel": ["log_mel_spectrogram", "mel_filter_bank"],
+    "extraction": ["Extraction", "ExtractionFailure", "extract"],
+    "features": ["ExtractionWarning", "LogMelPlan", "MelSpectrogramTransformer"],
     "store": ["IncompleteStoreError", "extract_to_store", "open_store", "read_store_metadata"],
     "classifiers": [
         "CNNClassifier",

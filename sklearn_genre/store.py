@@ -57,7 +57,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +65,8 @@ from sklearn.base import clone
 
 from .atomic import atomic_write
 from .cache import FEATURE_VERSION
-from .features import ExtractionFailure, ExtractionWarning, MelSpectrogramTransformer
+from .extraction import ExtractionFailure, extract, warn_failures
+from .features import MelSpectrogramTransformer
 
 __all__ = [
     "IncompleteStoreError",
@@ -301,7 +301,7 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
     path = Path(path)
     sidecar, partial = _sidecar(path), _partial(path)
 
-    plan = transformer._plan()
+    plan = transformer.extraction_plan()
     dtype = np.dtype(transformer.dtype)
     shape = [len(items), plan.n_mels, plan.n_frames]
     expected = {
@@ -382,8 +382,18 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
 
     checkpoint(rows_done, [])
     if rows_done < shape[0]:
-        _, new_failures = transformer._extract(
-            items, out=out, start=rows_done, checkpoint=checkpoint, checkpoint_rows=chunk_size
+        _, new_failures = extract(
+            items,
+            plan,
+            memory=transformer.memory,
+            n_jobs=transformer.n_jobs,
+            on_error=transformer.on_error,
+            dtype=dtype,
+            verbose=transformer.verbose,
+            out=out,
+            start=rows_done,
+            checkpoint=checkpoint,
+            checkpoint_rows=chunk_size,
         )
         failures = [*failures, *new_failures]
     out.flush()
@@ -404,12 +414,4 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
 def _warn_failures(meta, n):
     failures = [ExtractionFailure(int(f["index"]), f["source"], f["reason"])
                 for f in meta.get("failures", [])]
-    if failures:
-        listing = "\n".join(f"  row {f.index}: {f.source}: {f.reason}" for f in failures)
-        warnings.warn(
-            ExtractionWarning(
-                f"{len(failures)} of {n} clips failed and were filled with NaN:\n{listing}",
-                failures,
-            ),
-            stacklevel=3,
-        )
+    warn_failures(failures, n, stacklevel=3)
