@@ -20,20 +20,20 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "audio": ["AudioDecodeError", "load_audio"],
-    "cache": ["CacheCorruptionWarning", "FeatureCache", "FeatureCacheError"],
+    "audio": ["load_audio"],
+    "cache": ["FeatureCache"],
     "logmel": ["log_mel_spectrogram", "mel_filter_bank"],
     "extraction": ["Extraction", "ExtractionFailure", "extract"],
-    "features": ["ExtractionWarning", "LogMelPlan", "MelSpectrogramTransformer"],
-    "store": ["IncompleteStoreError", "extract_to_store", "open_store", "read_store_metadata"],
+    "features": ["LogMelPlan", "MelSpectrogramTransformer"],
+    "store": ["extract_to_store", "open_store", "read_store_metadata"],
     "classifiers": [
         "CNNClassifier",
         "CNNGRUAttentionClassifier",
         "CNNGRUClassifier",
         "GRUClassifier",
     ],
-    "checkpointing": ["CheckpointError", "ResumeFromCheckpoint", "TrainingCheckpoint"],
-    "persistence": ["ModelLoadError", "load_model", "save_model"],
+    "checkpointing": ["ResumeFromCheckpoint", "TrainingCheckpoint"],
+    "persistence": ["load_model", "save_model"],
     "datasets": [
         "ArtistGroupKFold",
         "OfficialSplit",
@@ -57,10 +57,26 @@ _EXPORTS = {
         "search_results_frame",
     ],
     "evaluation": ["EvaluationResult", "evaluate"],
-    "leakage": ["LeakageError", "LeakageReport", "LeakageWarning", "check_leakage"],
+    "leakage": ["LeakageReport", "check_leakage"],
     "inference": ["predict_track", "predict_tracks"],
     "report": ["write_report"],
     "provenance": ["RunInfo", "data_fingerprint", "make_run_dir"],
+    "exceptions": [
+        "AudioDecodeError",
+        "CacheCorruptionWarning",
+        "CheckpointError",
+        "ChecksumError",
+        "DatasetWarning",
+        "DownloadError",
+        "ExtractionWarning",
+        "FeatureCacheError",
+        "IncompleteStoreError",
+        "LeakageError",
+        "LeakageWarning",
+        "ModelLoadError",
+        "SklearnGenreError",
+        "SklearnGenreWarning",
+    ],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import new_file_mode
+from .exceptions import CacheCorruptionWarning, FeatureCacheError
 
 __all__ = [
     "FEATURE_VERSION",
@@ -77,43 +78,6 @@ FEATURE_VERSION = 1
 _MAGIC = b"SKGFEAT1"
 _LEN = struct.Struct("<I")
 _SUFFIX = ".feat"
-
-
-class FeatureCacheError(OSError):
-    """A feature cache entry could not be written (disk full, permissions, ...).
-
-    Parameters
-    ----------
-    entry : str or os.PathLike
-        The entry file that could not be written.
-    reason : str
-        What went wrong, in words.
-    errno_ : int or None, default=None
-        The operating system's error number, when there is one (``errno.ENOSPC``, ...);
-        available as :attr:`errno` like on any :class:`OSError`.
-
-    Attributes
-    ----------
-    entry : str
-        The entry that could not be written.
-    reason : str
-        What went wrong.
-    """
-
-    def __init__(self, entry, reason, errno_=None):
-        self.entry = str(entry)
-        self.reason = str(reason)
-        super().__init__(errno_, f"cannot write feature cache entry {self.entry!r}: {reason}")
-
-    def __str__(self):
-        return f"cannot write feature cache entry {self.entry!r}: {self.reason}"
-
-    def __reduce__(self):
-        return (type(self), (self.entry, self.reason, self.errno))
-
-
-class CacheCorruptionWarning(UserWarning):
-    """A corrupt or truncated feature cache entry was found; it was deleted and recomputed."""
 
 
 def _write_fully(fd, data):

@@ -54,6 +54,8 @@ import torch
 from skorch.callbacks import Callback, EarlyStopping, LoadInitState
 from skorch.utils import noop
 
+from .exceptions import CheckpointError
+
 __all__ = [
     "CheckpointError",
     "CheckpointInfo",
@@ -71,10 +73,6 @@ SKORCH_FILES = {
 STATE_FILE = "training_state.pt"
 STATE_FORMAT = 1
 _DIR_RE = re.compile(r"^(last|best)-epoch-(\d+)$")
-
-
-class CheckpointError(OSError):
-    """A checkpoint could not be written or read (full disk, missing or foreign checkpoint)."""
 
 
 @dataclass(frozen=True)

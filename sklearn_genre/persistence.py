@@ -29,6 +29,7 @@ from pathlib import Path
 import joblib
 
 from .atomic import atomic_write
+from .exceptions import ModelLoadError
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelLoadError", "load_model", "save_model"]
 
@@ -41,32 +42,6 @@ _PACKAGES = ("sklearn_genre", "scikit-learn", "skorch", "torch", "numpy", "libro
 
 # load_model collects the header of the model it loads here (unpickling cannot return it).
 _HEADERS = contextvars.ContextVar("sklearn_genre_model_headers", default=None)
-
-
-class ModelLoadError(ValueError):
-    """A file could not be loaded as a sklearn_genre model; the message names file and cause.
-
-    Parameters
-    ----------
-    message : str
-        The error message; it names the file and the cause.
-    path : str or None, default=None
-        The file.
-    reason : str or None, default=None
-        The cause, for programs: one of the values listed under Attributes.
-
-    Attributes
-    ----------
-    path : str or None
-        The file.
-    reason : {"missing", "not_a_model_file", "corrupt", "incompatible_version", "not_a_model"}
-        The cause, for programs.
-    """
-
-    def __init__(self, message, *, path=None, reason=None):
-        super().__init__(message)
-        self.path = path
-        self.reason = reason
 
 
 def _version():

@@ -65,6 +65,7 @@ from sklearn.base import clone
 
 from .atomic import atomic_write
 from .cache import FEATURE_VERSION
+from .exceptions import IncompleteStoreError
 from .extraction import ExtractionFailure, extract, warn_failures
 from .features import MelSpectrogramTransformer
 
@@ -77,33 +78,6 @@ __all__ = [
 
 STORE_FORMAT = "sklearn_genre-feature-store"
 STORE_VERSION = 1
-
-
-class IncompleteStoreError(RuntimeError):
-    """A feature store is missing, unfinished or inconsistent with its sidecar.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The store's ``.npy`` path.
-    reason : str
-        Why the store cannot be used, in words.
-
-    Attributes
-    ----------
-    path : str
-        The store's ``.npy`` path.
-    reason : str
-        Why the store cannot be used.
-    """
-
-    def __init__(self, path, reason):
-        self.path = os.fspath(path)
-        self.reason = str(reason)
-        super().__init__(f"feature store {self.path!r} is not usable: {self.reason}")
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.reason))
 
 
 def _sidecar(path):
