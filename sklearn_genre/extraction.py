@@ -62,6 +62,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -69,7 +70,6 @@ from typing import NamedTuple
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-from ._compat import SequentialBackend, get_active_backend
 from .audio import AudioDecodeError
 from .cache import FeatureCache, resolve_cache
 from .exceptions import ExtractionWarning
@@ -177,15 +177,17 @@ def progress_bar(total, *, verbose=1, desc="log-mel"):
     return tqdm(total=total, desc=desc, unit="clip")
 
 
-def _extract_batch(batch, plan, cache, on_error, out_dtype, capture_warnings=True):
+def _extract_batch(batch, plan, cache, on_error, out_dtype, parent_pid=None):
     """Features of a batch of (index, item) pairs, run in a joblib worker.
 
     Returns the per-clip arrays (None for failures), the failures and the warnings raised on
     the way: a worker process's warnings are not shown by joblib, so they are recorded here
-    and the parent re-emits them. In a thread of the parent process (``capture_warnings``
-    False) warnings are left to take their normal course: ``warnings.catch_warnings`` swaps
-    process-wide state and is not safe to enter from several threads at once.
+    and the parent re-emits them. In the parent process itself (a thread, or sequential; its
+    pid is ``parent_pid``) warnings are left to take their normal course:
+    ``warnings.catch_warnings`` swaps process-wide state and is not safe to enter from several
+    threads at once.
     """
+    capture_warnings = parent_pid is None or os.getpid() != parent_pid
     results, failures = [], []
     recording = (
         warnings.catch_warnings(record=True) if capture_warnings else contextlib.nullcontext([])
@@ -311,8 +313,6 @@ n_samples)
 
     n_workers = max(1, effective_n_jobs(n_jobs))
     batch_size = max(1, min(_MAX_BATCH, math.ceil((n - start) / (4 * n_workers))))
-    backend, _ = get_active_backend(prefer=_PREFER)
-    in_threads = getattr(backend, "uses_threads", False)  # threading or sequential
     tasks = (
         delayed(_extract_batch)(
             [(i, items[i]) for i in range(s, min(s + batch_size, n))],
@@ -320,7 +320,7 @@ n_samples)
             cache,
             on_error,
             out_dtype,
-            not in_threads,
+            os.getpid(),
         )
         for s in range(start, n, batch_size)
     )
@@ -334,7 +334,7 @@ n_samples)
     row = last_checkpoint = start
     try:
         for batch_results, batch_failures, batch_warnings in _ordered_results(
-            tasks, n_jobs, backend, window=4 * n_workers
+            tasks, n_jobs, window=4 * n_workers
         ):
             for category, message in batch_warnings:
                 warnings.warn(message, category, stacklevel=3)
@@ -389,7 +389,7 @@ def _shape_mismatch(plan, items, row, S, out):
     )
 
 
-def _ordered_results(tasks, n_jobs, backend, *, window):
+def _ordered_results(tasks, n_jobs, *, window):
     """Results of ``tasks`` in order, with a bounded number of results held at once.
 
     Uses ``joblib.Parallel(return_as="generator", prefer="threads")`` when the active backend
@@ -397,13 +397,15 @@ def _ordered_results(tasks, n_jobs, backend, *, window):
     a backend chosen with ``joblib.parallel_config`` wins. The ``"multiprocessing"`` backend
     cannot return a generator (``joblib.Parallel`` raises ``ValueError`` for it); there the
     tasks run as consecutive ``Parallel`` calls over ``window`` tasks each, which keeps the
-    same order and memory bound but waits for the slowest task of each window. ``backend``
-    is the active one.
+    same order and memory bound but waits for the slowest task of each window. Asking
+    ``Parallel`` is joblib's public way to learn what the active backend supports.
     """
-    if getattr(backend, "supports_return_generator", False) or isinstance(
-        backend, SequentialBackend
-    ):
-        yield from Parallel(n_jobs=n_jobs, return_as="generator", prefer=_PREFER)(tasks)
+    try:
+        streaming = Parallel(n_jobs=n_jobs, return_as="generator", prefer=_PREFER)
+    except ValueError:  # "Backend ... does not support return_as=generator"
+        streaming = None
+    if streaming is not None:
+        yield from streaming(tasks)
         return
     parallel = Parallel(n_jobs=n_jobs, prefer=_PREFER)
     with parallel:

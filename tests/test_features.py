@@ -18,13 +18,13 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_genre import cache as cache_mod
 from sklearn_genre import extraction as extraction_mod
 from sklearn_genre import features as features_mod
 from sklearn_genre import logmel as logmel_mod
+from sklearn_genre._compat import InvalidParameterError
 from sklearn_genre.audio import AudioDecodeError, load_audio
 from sklearn_genre.cache import CacheCorruptionWarning, FeatureCache, FeatureCacheError
 from sklearn_genre.features import (

@@ -12,9 +12,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from sklearn.utils._param_validation import StrOptions, validate_params
 from tqdm.auto import tqdm
 
+from .._compat import StrOptions, validate_params
 from ..exceptions import ChecksumError, DownloadError
 from .fma import SUBSETS, load_fma
 from .home import get_data_home

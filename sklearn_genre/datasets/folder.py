@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import validate_params
 
+from .._compat import validate_params
 from ._bunch import DatasetWarning, empty_excluded, make_bunch
 
 __all__ = ["AUDIO_EXTENSIONS", "load_audio_folder"]

@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from joblib import Parallel, delayed
-from sklearn.utils._param_validation import Interval, validate_params
 from tqdm.auto import tqdm
 
+from .._compat import Interval, validate_params
 from .fma import FMA_GENRES, KNOWN_BROKEN_TRACKS, TRACKS_COLUMNS, fma_audio_path, load_fma
 from .home import get_data_home
 from .synthesis import render_track, sample_artist, sample_track
