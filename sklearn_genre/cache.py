@@ -53,14 +53,13 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import new_file_mode
+from .atomic import atomic_write
 from .exceptions import CacheCorruptionWarning, FeatureCacheError
 
 __all__ = [
@@ -268,30 +267,18 @@ class FeatureCache:
                 "feature_version": FEATURE_VERSION,
             }
         ).encode("utf-8")
-        tmp = None
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=entry.parent)
-            try:
-                if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide it from other users
-                    os.fchmod(fd, new_file_mode())
+            # atomic_write removes the temporary file on any error.
+            with atomic_write(entry, "wb", prefix=".tmp-", suffix=_SUFFIX) as f:
+                fd = f.fileno()  # unbuffered writes: the array is not copied into a buffer
                 _write_fully(fd, _MAGIC + _LEN.pack(len(header)) + header)
                 _write_fully(fd, array)
-            finally:
-                os.close(fd)
-            os.replace(tmp, entry)
-            tmp = None
         except OSError as exc:
             reason = exc.strerror or str(exc)
             if exc.errno == errno.ENOSPC:
                 reason = f"no space left on device ({reason})"
             raise FeatureCacheError(entry, reason, exc.errno) from exc
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         return entry
 
     def entries(self):

@@ -30,6 +30,7 @@ import joblib
 
 from .atomic import atomic_write
 from .exceptions import ModelLoadError
+from .provenance import package_versions
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelLoadError", "load_model", "save_model"]
 
@@ -48,18 +49,6 @@ def _version():
     from . import __version__
 
     return __version__
-
-
-def _package_versions():
-    from importlib import metadata
-
-    versions = {"sklearn_genre": _version()}
-    for name in _PACKAGES[1:]:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _major_minor(version):
@@ -153,7 +142,8 @@ def save_model(model, path, *, compress=3):
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
-        "versions": _package_versions(),
+        # sklearn_genre's own entry is _version(), the one _restore_model compares with.
+        "versions": {**package_versions(_PACKAGES), "sklearn_genre": _version()},
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
     with atomic_write(path, "wb", fsync=True) as f:

@@ -63,7 +63,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 from sklearn.base import clone
 
-from .atomic import atomic_write
+from .atomic import write_json
 from .cache import FEATURE_VERSION
 from .exceptions import IncompleteStoreError
 from .extraction import ExtractionFailure, extract, warn_failures
@@ -89,8 +89,7 @@ def _partial(path):
 
 
 def _write_json_atomic(target, doc):
-    with atomic_write(target, "w", encoding="utf-8", prefix=".tmp-", suffix=".json") as fh:
-        json.dump(doc, fh, indent=1, sort_keys=True)
+    write_json(target, doc, indent=1, sort_keys=True, fsync=False)  # no fsync: see Resuming
 
 
 def read_store_metadata(path):
