@@ -30,6 +30,10 @@ A plan is any small picklable object with:
 ``output_shape : tuple of int or None``
     The shape of one clip's features, or None when it depends on the clip (then every clip
     must still give the same shape as the first, or :func:`extract` raises ``ValueError``).
+``progress_label : str`` (optional)
+    The progress bar's label (default ``"features"``).
+``describe_shape_mismatch(source, got, expected) -> str`` (optional)
+    The error message when a clip's shape differs from the first clip's.
 
 The plan is shipped to the workers with each batch, so it should hold what is expensive to
 build (a filter bank, a network's weights) rather than build it per clip, and import nothing
@@ -330,7 +334,8 @@ n_samples)
     failures, pending_nan = [], []
     own_bar = progress is None
     if own_bar:
-        progress = progress_bar(n - start, verbose=verbose)
+        progress = progress_bar(n - start, verbose=verbose,
+                                desc=getattr(plan, "progress_label", "features"))
     row = last_checkpoint = start
     try:
         for batch_results, batch_failures, batch_warnings in _ordered_results(

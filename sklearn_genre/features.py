@@ -74,6 +74,7 @@ class LogMelPlan:
     """
 
     cache_namespace = f"sklearn_genre-mel-v{FEATURE_VERSION}"
+    progress_label = "log-mel"
 
     sr: int
     n_mels: int
