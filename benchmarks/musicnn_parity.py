@@ -203,10 +203,19 @@ def _get_wheel(wheel, workdir):
 
 
 def _maxdiff(a, b):
+    """Max abs difference; inf when either side has a non-finite value (NaN, inf)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise AssertionError(f"shape mismatch {a.shape} vs {b.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
     return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def _spread(taggram):
+    """Largest difference of one tag between two patches (finite rows only; None if none)."""
+    rows = taggram[np.all(np.isfinite(taggram), axis=1)]
+    return float(np.max(np.ptp(rows, axis=0))) if len(rows) > 1 else None
 
 
 def main(argv=None):
@@ -306,6 +315,12 @@ def main(argv=None):
             stored[f"{model}_{key}"] = res[f"{model}_reference_{key}"]
             ref_diff[key] = _maxdiff(out[key].numpy(), res[f"{model}_reference_{key}"])
         rows["reference_clip"] = ref_diff
+        shipped = [res[f"{model}_f16{i}_taggram"] for i in range(len(clips))
+                   if f"{model}_f16{i}_taggram" in res]
+        rows["as_shipped_float16_taggram"] = {
+            "nonfinite_fraction": float(np.mean([np.mean(~np.isfinite(t)) for t in shipped])),
+            "max_spread_over_patches": _spread(np.concatenate(shipped)),
+        }
         tf_time = sum(float(res[f"time_{model}_ours{i}"]) for i in range(len(clips)))
         rows["network_seconds"] = {"torch": sum(times), "tensorflow": tf_time}
         rows["pass"] = bool(rows["model"]["taggram"] <= TARGET
@@ -347,6 +362,12 @@ def _markdown(r):
         for comp in ("model", "end_to_end", "as_shipped_float16", "reference_clip"):
             cells = [f"{rows[comp][k]:.2e}" if k in rows[comp] else "" for k in keys]
             lines.append(f"| {comp} | " + " | ".join(cells) + " |")
+        f16 = rows["as_shipped_float16_taggram"]
+        spread = f16["max_spread_over_patches"]
+        lines += ["", f"As shipped (float16): {100 * f16['nonfinite_fraction']:.0f} % of the "
+                  "tag probabilities are non-finite; largest difference of one tag between "
+                  "two patches (any clips, finite rows): "
+                  + ("n/a" if spread is None else f"{spread:.2e}") + "."]
         ns = rows["network_seconds"]
         lines += ["", f"Network time over all clips (1 thread each, shared machine, "
                   f"indicative only): torch {ns['torch']:.2f} s, TensorFlow "

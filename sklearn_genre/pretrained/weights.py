@@ -162,7 +162,7 @@ def _wheel_url_from_index(index_url, timeout):
     project_url = index_url.rstrip("/") + "/musicnn/"
     body, ctype = _get(project_url, "application/vnd.pypi.simple.v1+json, "
                        "text/html;q=0.1", timeout)
-    if ctype.endswith("json"):
+    if ctype.endswith("json") or body.lstrip().startswith(b"{"):  # PEP 691
         links = [(f["filename"], f["url"]) for f in json.loads(body)["files"]]
     else:
         links = [(urllib.parse.unquote(href.rsplit("/", 1)[-1].split("#")[0]), href)
