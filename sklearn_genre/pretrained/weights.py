@@ -200,7 +200,6 @@ def _unpack(wheel, dest):
     files = {}
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        labels = ast.literal_eval  # the tag lists are plain list literals
         config_src = zf.read("musicnn/configuration.py").decode("utf-8")
         assignments = {
             node.targets[0].id: node.value
@@ -215,7 +214,7 @@ def _unpack(wheel, dest):
                     raise ChecksumError(f"{wheel} has no {member}.")
                 with zf.open(member) as fin, open(dest / model / dst, "wb") as fout:
                     shutil.copyfileobj(fin, fout, 1 << 20)
-            tags = labels(assignments[_TAG_LISTS[model]])
+            tags = ast.literal_eval(assignments[_TAG_LISTS[model]])  # a plain list literal
             (dest / model / "tags.json").write_text(json.dumps(tags, indent=0) + "\n")
         licence = f"musicnn-{MUSICNN_VERSION}.dist-info/LICENSE.md"
         (dest / "LICENSE.md").write_bytes(zf.read(licence))
