@@ -310,7 +310,9 @@ class TensorBatchingMixin:
             kwargs["batch_size"] = len(dataset)
         if not supports_dataset(dataset):
             return DataLoader(dataset, **kwargs)
-        kwargs.setdefault("device", self.device)
+        from .classifiers import resolve_device  # the estimators' one reading of "auto"
+
+        kwargs.setdefault("device", resolve_device(self.device))
         kwargs.setdefault("data_on_device", self.data_on_device)
         kwargs.setdefault("storage_dtype", self.storage_dtype)
         return iterator(dataset, **kwargs)
