@@ -625,7 +625,10 @@ def option_variants(on_cuda, compile_):
             ("float32 input stored on the GPU as float16", {"storage_dtype": "float16"},
              np.float32),
             ("amp float16 (GradScaler)", {"amp": True}, np.float16),
+            ("amp float16, fused AdamW (no per-batch GradScaler sync)",
+             {"amp": True, "optimizer__fused": True}, np.float16),
             ("amp bfloat16", {"amp": True, "amp_dtype": "bfloat16"}, np.float16),
+            ("fused AdamW (optimizer__fused=True)", {"optimizer__fused": True}, np.float16),
             ("channels_last off", {"module__channels_last": False}, np.float16),
         ]
     if compile_:
