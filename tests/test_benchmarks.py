@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
 
-def _run(script, out, *args):
+def _run(script, out, *args, quick=True):
     proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", "--out", str(out), *args],
+        [sys.executable, str(BENCH / script), *(["--quick"] if quick else []), "--out",
+         str(out), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -77,8 +78,9 @@ def test_bench_training_gpu_suite_runs_on_the_cpu(tmp_path):
     # The code paths of benchmarks/gpu_session.sh (options per batch size, profile, ours vs
     # skorch's own path, the FMA-sized fit), with --device cpu and tiny sizes.
     _run("bench_training.py", tmp_path, "--device", "cpu", "--models", "cnn_gru_attention",
+         "--n-samples", "32", "--n-mels", "16", "--n-frames", "32", "--no-ablation",
          "--no-loops", "--legacy", "--profile", "--options", "--batch-sizes", "16",
-         "--fma-fit")
+         "--fma-fit", "--fma-shape", "96", "16", "32", "2", quick=False)
     report = json.loads((tmp_path / "training.json").read_text())
     variants = [r["variant"] for r in report["rows"]]
     assert "options bs=16: plain loop" in variants
@@ -88,7 +90,7 @@ def test_bench_training_gpu_suite_runs_on_the_cpu(tmp_path):
     assert len(legacy) == 1 and set(legacy[0]["ours_over_legacy_epoch"]) == {
         "min", "median", "max"}
     fma = report["meta"]["fma_fit"]
-    assert fma["shape"] == [96, 16, 64] and len(fma["epoch_seconds"]) == 2
+    assert fma["shape"] == [96, 16, 32] and len(fma["epoch_seconds"]) == 2
     assert fma["train_samples_per_epoch"] == 86  # 96 less the 10 % validation split
     profile = report["meta"]["profile"]
     assert [p["loop"] for p in profile] == ["ours", "ours, skorch's own path", "plain"]
