@@ -87,7 +87,7 @@ def test_bench_training_gpu_suite_runs_on_the_cpu(tmp_path):
     assert "options bs=16: ours (defaults)" in variants
     assert "options bs=16: skorch's own path (both of the above)" in variants
     legacy = [r for r in report["rows"] if "ours_over_legacy_epoch" in r]
-    assert len(legacy) == 1 and set(legacy[0]["ours_over_legacy_epoch"]) == {
+    assert len(legacy) == 1 and set(legacy[0]["ours_over_legacy_cpu"]) == {
         "min", "median", "max"}
     fma = report["meta"]["fma_fit"]
     assert fma["shape"] == [96, 16, 32] and len(fma["epoch_seconds"]) == 2
