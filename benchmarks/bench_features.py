@@ -28,6 +28,10 @@ out).
 
 Files: ``--audio-dir DIR`` (any *.mp3 there), or generated FMA-like clips: 30 s, 44.1 kHz
 stereo, 320 kbps CBR mp3, chords + drums + noise (content matters for mp3 decoding speed).
+Real clips cut to 30 s (e.g. by ffmpeg) decode to a few hundred samples more or less than 30 s,
+so the reference gives 1292 or 1293 frames: its outputs are kept per clip and compared over the
+frames both have. The report lists the files' sample rates, channels, average bitrates and the
+reference's frame counts, and the decode cost per second of audio.
 
 Usage::
 
