@@ -674,6 +674,10 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         return state
 
     def __setstate__(self, state):
+        # Models pickled before these parameters existed keep skorch's defaults for them.
+        for name, default in (("amp_dtype", "float16"), ("loss_readback", "batch"),
+                              ("data_on_device", "auto"), ("storage_dtype", None)):
+            state.setdefault(name, default)
         requested = state.get("device")
         state["device"] = resolve_device(requested)
         super().__setstate__(state)

@@ -315,3 +315,16 @@ def test_compile_trains_and_predicts_like_eager():
     np.testing.assert_allclose(compiled.history[-1, "train_loss"],
                                eager.history[-1, "train_loss"], rtol=1e-4)
     np.testing.assert_allclose(compiled.predict_proba(X), eager.predict_proba(X), atol=1e-4)
+
+
+def test_models_pickled_before_the_options_existed_still_fit():
+    X, y = make_data()
+    clf = CNNClassifier(**SMALL, iterator_train=DataLoader, iterator_valid=DataLoader).fit(X, y)
+    state = clf.__getstate__()
+    for name in ("amp_dtype", "loss_readback", "data_on_device", "storage_dtype"):
+        del state[name]
+    old = CNNClassifier.__new__(CNNClassifier)
+    old.__setstate__(state)
+    assert old.loss_readback == "batch" and old.storage_dtype is None
+    old.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    assert len(old.history) == 3
