@@ -21,11 +21,23 @@ Then, on CNN-GRU-Attention, the effect of each speed measure, one at a time
 Samples/s = n_samples / wall seconds. One warm-up batch runs before each timed
 epoch. With ``--repeats`` > 1 the best (shortest) run is kept.
 
+Further modes (issue 15; ``benchmarks/gpu_session.sh`` runs them on a GPU):
+
+- ``--legacy``: ours against skorch's own path (``DataLoader`` batches, ``loss.item()`` per
+  batch), interleaved; every repeat's ratio is kept (min / median / max), in wall and CPU time.
+- ``--profile``: per-phase time of ours, of skorch's own path and of the plain loop (set-up,
+  batches, host->device copy, forward, loss, backward, optimizer, callbacks, loss read-back);
+  CUDA-event device times beside the host times on a GPU (``training_profile.md``).
+- ``--options --batch-sizes 16 64 256``: the plain loop, ours, and ours with each speed option
+  switched, per batch size (``--compile`` adds ``torch.compile`` at the first batch size).
+- ``--fma-fit``: one fit of FMA small's size (``--fma-shape 6400 128 1292 10``), end to end.
+
 Usage::
 
     python benchmarks/bench_training.py --quick
     python benchmarks/bench_training.py --n-samples 64 --repeats 1
     python benchmarks/bench_training.py --device cuda --n-samples 512
+    python benchmarks/bench_training.py --threads 1 --no-loops --no-ablation --legacy --repeats 5
 
 Writes ``training.json`` and ``training.md`` to ``--out`` (default
 ``benchmarks/out/``).
