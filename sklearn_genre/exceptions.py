@@ -21,6 +21,7 @@ __all__ = [
     "AudioDecodeError",
     "CacheCorruptionWarning",
     "CheckpointError",
+    "CheckpointFormatError",
     "ChecksumError",
     "DatasetWarning",
     "DownloadError",
@@ -31,6 +32,7 @@ __all__ = [
     "LeakageError",
     "LeakageWarning",
     "ModelLoadError",
+    "MusicnnWeightsNotFoundError",
     "SklearnGenreError",
     "SklearnGenreWarning",
     "SmallValidationWarning",
@@ -253,6 +255,18 @@ class DownloadError(SklearnGenreError, OSError):
 
 class ChecksumError(SklearnGenreError, OSError):
     """A downloaded file's SHA1 does not match the published one; nothing was kept."""
+
+
+class CheckpointFormatError(SklearnGenreError, ValueError):
+    """A TensorFlow checkpoint file is corrupt, truncated or uses a feature the reader lacks.
+
+    Raised by :mod:`sklearn_genre.pretrained.checkpoint`; the message names the file and what
+    is wrong with it.
+    """
+
+
+class MusicnnWeightsNotFoundError(SklearnGenreError, FileNotFoundError):
+    """The MusiCNN weights are not in the data home; the message says how to get them."""
 
 
 class ValidationSplitError(SklearnGenreError, ValueError):

@@ -56,7 +56,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 def build_parser():
     """The argument parser of ``sklearn-genre``."""
     from .. import __version__
-    from . import datasets, demo, evaluate, preprocess, selection, train
+    from . import datasets, demo, evaluate, preprocess, pretrained, selection, train
 
     parser = argparse.ArgumentParser(
         prog="sklearn-genre",
@@ -77,6 +77,7 @@ def build_parser():
     train.add_parser(sub, parents)
     evaluate.add_parsers(sub, parents)
     selection.add_parsers(sub, parents)
+    pretrained.add_parsers(sub, parents)
     for subparser in sub.choices.values():
         subparser.formatter_class = _HelpFormatter
     return parser
