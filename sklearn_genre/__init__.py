@@ -63,6 +63,8 @@ _EXPORTS = {
         "search_results_frame",
     ],
     "evaluation": ["EvaluationResult", "evaluate"],
+    "diagnostics": ["diagnose_predictions"],
+    "valid_split": ["StratifiedValidSplit"],
     "experiment": [
         "ExperimentResult",
         "evaluate_run",

@@ -9,7 +9,9 @@
   leakage status in its header);
 - ``predictions.csv`` (one row per test item: input when it is a path, true and predicted
   genre);
-- ``results.json``, last, so its presence means the report is complete: metrics, confusion
+- ``results.json``, last, so its presence means the report is complete: metrics (with
+  ``collapsed`` and ``at_chance`` flags, and their sentences in ``warnings``, from
+  :func:`sklearn_genre.diagnostics.diagnose_predictions`), confusion
   matrix, per-genre report, split protocol, leakage check outcome, training summary, config,
   data fingerprint, package versions and platform.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write
+from .diagnostics import diagnose_predictions
 from .evaluation import evaluate
 from .figures import plot_confusion_matrix, plot_learning_curves
 from .provenance import package_versions, platform_info, write_results_json
@@ -50,6 +53,7 @@ _STANDARD_KEYS = frozenset(
         "platform",
         "files",
         "evaluation",
+        "warnings",
     }
 )
 
@@ -190,7 +194,9 @@ def write_report(
         f"accuracy {result.accuracy:.4f}  balanced accuracy {result.balanced_accuracy:.4f}  "
         f"macro F1 {result.macro_f1:.4f}\n\n"
     )
-    _write_text(run_dir / "classification_report.txt", header + result.report_text())
+    flags = diagnose_predictions(result.y_true, result.y_pred)
+    _write_text(run_dir / "classification_report.txt",
+                header + _flags_text(flags) + result.report_text())
     files["classification_report"] = "classification_report.txt"
     _write_predictions(run_dir / "predictions.csv", X_test, result)
     files["predictions"] = "predictions.csv"
@@ -220,10 +226,18 @@ def write_report(
         "platform": platform_info(),
         "files": files,
     }
+    results["metrics"].update({name: any(f["flag"] == name for f in flags)
+                               for name in ("collapsed", "at_chance")})
+    results["warnings"] = [f["message"] for f in flags]
     results.update(extra or {})
     write_results_json(run_dir, results)
     results["evaluation"] = result
     return results
+
+
+def _flags_text(flags):
+    """``WARNING: ...`` lines for the text report (see :mod:`sklearn_genre.diagnostics`)."""
+    return "".join(f"WARNING: {f['message']}\n" for f in flags) + ("\n" if flags else "")
 
 
 def _write_text(path, text):

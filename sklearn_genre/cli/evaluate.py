@@ -82,6 +82,7 @@ def load_run_model(run_dir):
 def run_evaluate(args, console):
     """Run ``evaluate``: :func:`sklearn_genre.experiment.evaluate_run`."""
     from ..experiment import evaluate_run, recorded_data_spec
+    from .train import print_checks
 
     run_dir = Path(args.run_dir)
     load_run_model(run_dir)  # a missing or broken model is reported before any data is read
@@ -105,7 +106,7 @@ def run_evaluate(args, console):
         f"test ({source.protocol}, {m['n_test']} clips): accuracy {m['accuracy']:.4f}, "
         f"balanced accuracy {m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
     )
-    console.result(f"leakage check: {result.results['leakage']['status']}")
+    print_checks(result.results, console)
     console.result(f"evaluation report: {result.run_dir}")
     return EXIT_OK
 
