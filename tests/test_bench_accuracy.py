@@ -146,3 +146,21 @@ def test_summarize_pools_seeds_and_pairs_models_on_the_same_artists():
     assert pair["supported"] == (not diff.low <= 0 <= diff.high)
     # a half-width of 0.2 with 10 artists -> (0.2 / 0.05)^2 = 16 times as many artists
     assert bench.artists_needed(0.2, 10) == 160
+
+
+def test_rescore_rebuilds_clips_from_confusion_matrices(tmp_path):
+    import numpy as np
+
+    from sklearn_genre.evaluation import bootstrap_ci
+
+    bench = _bench_module()
+    cm = [[3, 1], [2, 4]]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"rows": [{"protocol": "official", "model": "cnn",
+                                          "confusion_matrix": cm}]}))
+    text = bench.rescore(path)
+    ci = bootstrap_ci([0, 0, 0, 0, 1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 0, 0, 1, 1, 1, 1],
+                      n_resamples=bench.N_RESAMPLES)
+    assert f"| official | cnn | 0.700 | {ci.low:.3f}-{ci.high:.3f} | 10 |" in text
+    assert "understates the width" in text
+    assert np.isclose(ci.estimate, 0.7)
