@@ -230,7 +230,14 @@ class EvaluationResult:
         return lines
 
     def summary(self, *, unit=None, digits=3):
-        """:meth:`summary_lines` joined by ``"; "``."""
+        """:meth:`summary_lines` joined by ``"; "``.
+
+        Parameters
+        ----------
+        unit : str, default=None
+            Plural name of the resampled groups (``"artists"``).
+        digits : int, default=3
+        """
         return "; ".join(self.summary_lines(unit=unit, digits=digits))
 
     def to_dict(self, *, include_predictions=False):
