@@ -112,6 +112,7 @@ def write_report(
     extra=None,
     groups=None,
     group_name="groups",
+    evaluation=None,
 ):
     """Evaluate ``estimator`` on the test set and write the full report into ``run_dir``.
 
@@ -151,6 +152,10 @@ def write_report(
         :func:`sklearn_genre.evaluation.bootstrap_ci`).
     group_name : str, default="groups"
         Plural name of the groups in the text report, e.g. ``"artists"``.
+    evaluation : EvaluationResult, default=None
+        Scores computed already (e.g. ``evaluate_outside(...).result``, whose items are
+        ``X_test``); then ``estimator`` is not called, and ``y_test``, ``labels`` and
+        ``groups`` are taken from it.
 
     Returns
     -------
@@ -168,7 +173,13 @@ def write_report(
     if clash:
         raise ValueError(f"extra must not replace standard results entries: {sorted(clash)}")
 
-    result = evaluate(estimator, X_test, y_test, labels=labels, groups=groups)
+    if evaluation is None:
+        result = evaluate(estimator, X_test, y_test, labels=labels, groups=groups)
+    else:
+        result = evaluation
+        if len(X_test) != result.n_samples:
+            raise ValueError(f"X_test has {len(X_test)} items but evaluation scored "
+                             f"{result.n_samples}")
     files = {}
 
     plot_confusion_matrix(result, path=run_dir / "confusion_matrix.png")

@@ -158,3 +158,23 @@ def test_report_gives_intervals_over_groups(fitted, tmp_path):
     assert text.count("bootstrap over 10 artists") == 3
     preds = pd.read_csv(tmp_path / "run" / "predictions.csv")
     assert list(preds["group"]) == list(artists)
+
+
+def test_report_of_a_precomputed_evaluation(fitted, tmp_path):
+    from sklearn_genre.evaluation import evaluate_outside
+
+    clf, X, y = fitted
+    y_outside = np.where(np.arange(len(y)) < 5, "polka", y)
+    outside = evaluate_outside(clf, X, y_outside, n_resamples=200)
+    known = y_outside != "polka"
+    results = write_report(make_run_dir(tmp_path, "run"), estimator=None, X_test=X[known],
+                           y_test=None, split_protocol="outside folder", history=None,
+                           evaluation=outside.result)
+    assert results["evaluation"] is outside.result
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["metrics"]["n_test"] == known.sum()
+    assert saved["metrics"]["accuracy_ci95"] == outside.result.intervals["accuracy"].to_list()
+    with pytest.raises(ValueError, match="X_test has 3 items"):
+        write_report(make_run_dir(tmp_path, "run2"), estimator=None, X_test=X[:3],
+                     y_test=None, split_protocol="x", history=None,
+                     evaluation=outside.result)
