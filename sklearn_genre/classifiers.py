@@ -36,13 +36,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring
-from skorch.dataset import Dataset, ValidSplit, unpack_data
+from skorch.dataset import Dataset, unpack_data
 from skorch.utils import TeeGenerator, is_dataset, to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Subset
 
 from .callbacks import LabelScoring, PrintLog, stopped_by_callback
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
+from .valid_split import StratifiedValidSplit, check_validation_size
 
 __all__ = [
     "CNNClassifier",
@@ -168,9 +169,14 @@ _PARAMETER_DOC = """
         Mini-batch size for training, validation and prediction.
     train_split : "stratified", callable or None, default="stratified"
         Internal validation split, used by early stopping and the learning-rate
-        schedule (both monitor ``valid_acc``). ``"stratified"`` holds out a
-        stratified ``valid_size`` fraction (``skorch.dataset.ValidSplit``,
-        seeded from ``random_state``). For a predefined validation set (e.g.
+        schedule (both monitor ``valid_loss``). ``"stratified"`` holds out
+        ``valid_size`` of each class, at least one clip of each and never all
+        (:class:`~sklearn_genre.valid_split.StratifiedValidSplit`, seeded from
+        ``random_state``); a class with a single clip makes ``fit`` raise
+        :class:`~sklearn_genre.valid_split.ValidationSplitError` saying what to
+        do. A validation set with fewer than 5 clips in some class or 30 in all
+        draws a :class:`~sklearn_genre.valid_split.SmallValidationWarning`. For a
+        predefined validation set (e.g.
         FMA's official split) pass
         ``skorch.helper.predefined_split(skorch.dataset.Dataset(X_valid, y_valid))``
         with ``y_valid`` in the original labels. ``None`` trains on all data;
@@ -239,12 +245,20 @@ _NOTES_DOC = """
     - ``train_acc``/``valid_acc``: accuracy (:class:`~sklearn_genre.callbacks.LabelScoring`);
       ``train_acc`` uses the training batches' own predictions (with dropout
       and augmentation).
-    - ``lr_scheduler``: ``LRScheduler(ReduceLROnPlateau, monitor="valid_acc",
-      mode="max", factor=0.1, patience=5, min_lr=1e-6, event_name="lr")``; the
+    - ``lr_scheduler``: ``LRScheduler(ReduceLROnPlateau, monitor="valid_loss",
+      mode="min", factor=0.1, patience=5, min_lr=1e-6, event_name="lr")``; the
       learning rate of every epoch is in ``history[:, "lr"]``.
-    - ``early_stopping``: ``EarlyStopping(monitor="valid_acc",
-      lower_is_better=False, patience=10, load_best=True)``: the weights of the
+    - ``early_stopping``: ``EarlyStopping(monitor="valid_loss",
+      lower_is_better=True, patience=10, load_best=True)``: the weights of the
       best validation epoch are restored at the end of training.
+
+    Both watch the validation loss, not the accuracy: on a validation set of
+    ``n`` clips the accuracy takes only ``n + 1`` values and ties across
+    epochs, and early stopping keeps the first of tied epochs (often epoch 1,
+    a majority-class model); the loss is continuous and moves with the
+    confidence of right and wrong answers. To select on accuracy, set
+    ``callbacks__early_stopping__monitor="valid_acc"`` and
+    ``callbacks__early_stopping__lower_is_better=False``.
 
     After ``fit``, ``history`` holds per epoch ``train_loss``, ``train_acc``,
     ``valid_loss``, ``valid_acc``, ``lr`` and ``dur``.
@@ -361,10 +375,10 @@ class _SpectrogramClassifier(NeuralNetClassifier):
                                        lower_is_better=False)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("valid_acc", LabelScoring("accuracy", name="valid_acc", lower_is_better=False)),
-            ("lr_scheduler", LRScheduler(policy=ReduceLROnPlateau, monitor="valid_acc",
-                                         mode="max", factor=0.1, patience=5, min_lr=1e-6,
+            ("lr_scheduler", LRScheduler(policy=ReduceLROnPlateau, monitor="valid_loss",
+                                         mode="min", factor=0.1, patience=5, min_lr=1e-6,
                                          event_name="lr")),
-            ("early_stopping", EarlyStopping(monitor="valid_acc", lower_is_better=False,
+            ("early_stopping", EarlyStopping(monitor="valid_loss", lower_is_better=True,
                                              patience=10, load_best=True)),
             ("print_log", PrintLog()),
         ]
@@ -550,8 +564,13 @@ class _SpectrogramClassifier(NeuralNetClassifier):
 
     def _resolved_train_split(self):
         if isinstance(self.train_split, str) and self.train_split == "stratified":
-            return ValidSplit(self.valid_size, stratified=True, random_state=self.seed_)
+            return StratifiedValidSplit(self.valid_size, random_state=self.seed_,
+                                        labels=self.classes_)
         return self.train_split
+
+    def _monitors_validation(self):
+        return any(isinstance(getattr(cb, "monitor", None), str)
+                   and cb.monitor.startswith("valid_") for _, cb in self.callbacks_)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split into training and validation datasets (see ``train_split``)."""
@@ -570,6 +589,13 @@ class _SpectrogramClassifier(NeuralNetClassifier):
                                              what="X_valid")
             y_valid = self._encode(dataset_valid.y, what="y_valid")
             dataset_valid = Dataset(X_valid, y_valid)
+        if dataset_valid is not None and self._monitors_validation():
+            if is_own_subset and y is not None:
+                y_valid = np.asarray(y)[np.asarray(dataset_valid.indices)]
+            else:
+                y_valid = getattr(dataset_valid, "y", None)
+            if y_valid is not None:
+                check_validation_size(y_valid, labels=self.classes_, stacklevel=5)
         return dataset_train, dataset_valid
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):

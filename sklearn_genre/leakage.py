@@ -6,7 +6,14 @@ will not have on new music. Three kinds of overlap are checked between a trainin
 1. the same file (same path, after resolving ``..`` and symbolic links);
 2. the same audio content under different paths (identical bytes, by blake2b hash);
 3. where artist ids are known, the same artist (an artist's production style, mastering and
-   vocals let a model recognise the artist rather than the genre).
+   vocals let a model recognise the artist rather than the genre);
+4. where groups are known (artists, albums or the source tracks clips were cut from, e.g. a
+   genre folder's ``groups`` from :func:`~sklearn_genre.datasets.load_audio_folder`), the same
+   group.
+
+Without artist or group information, checks 3 and 4 cannot run: the report's status is then
+``"unchecked-groups"`` (never ``"clean"``) and its summary says
+"artist/track leakage not checked: no artist or group information".
 
 FMA's official split is artist-filtered; a random split of FMA is not. Every results file
 states the split protocol and the outcome of this check (:meth:`LeakageReport.to_dict`).
@@ -24,6 +31,7 @@ import numpy as np
 from .provenance import hash_file, to_jsonable
 
 __all__ = [
+    "UNCHECKED_GROUPS",
     "FMA_OFFICIAL",
     "PREDEFINED",
     "CROSS_VALIDATION",
@@ -43,9 +51,12 @@ CROSS_VALIDATION = "cv"
 
 _ON_LEAK = ("warn", "raise", "ignore")
 
+#: What a report says when it has no artist or group information to check.
+UNCHECKED_GROUPS = "artist/track leakage not checked: no artist or group information"
+
 
 def random_split_protocol(
-    train=0.7, valid=0.1, test=0.2, *, stratified=True, artist_filtered=False
+    train=0.7, valid=0.1, test=0.2, *, stratified=True, artist_filtered=False, grouped_by=None
 ):
     """Protocol name of a random split, e.g. ``"random-stratified 70/10/20 (no artist filter)"``.
 
@@ -57,11 +68,16 @@ def random_split_protocol(
         Whether the split keeps the genre proportions.
     artist_filtered : bool, default=False
         Whether an artist's tracks were kept in one split (grouped split).
+    grouped_by : str, default=None
+        What the groups kept in one split were (e.g. ``"artist"``, ``"track"``); overrides
+        ``artist_filtered``: ``"random-stratified 70/10/20 (grouped by artist)"``.
     """
     parts = [train, valid, test] if valid else [train, test]
     fractions = "/".join(f"{round(100 * p):d}" for p in parts)
     kind = "random-stratified" if stratified else "random"
     artist = "artist-filtered" if artist_filtered else "no artist filter"
+    if grouped_by:
+        artist = f"grouped by {grouped_by}"
     return f"{kind} {fractions} ({artist})"
 
 
@@ -105,7 +121,7 @@ class LeakageReport:
     n_train, n_test : int
         Number of training and test items checked.
     checks : list of str
-        Checks that ran: ``"path"``, ``"content_hash"``, ``"artist"``.
+        Checks that ran: ``"path"``, ``"content_hash"``, ``"artist"``, ``"group"``.
     n_shared_paths : int
         Files present in both sets (same resolved path).
     n_shared_content : int
@@ -118,6 +134,13 @@ class LeakageReport:
         Test items by such an artist.
     n_unknown_artist : int or None
         Items (both sets) without an artist id; they cannot be checked.
+    n_shared_groups : int or None
+        Groups (artists, albums, source tracks) with items in both sets; ``None`` when
+        groups were not given.
+    n_test_items_shared_group : int or None
+        Test items in such a group.
+    n_unknown_group : int or None
+        Items (both sets) without a group; they cannot be checked.
     examples : dict of str to list
         Up to ``max_examples`` examples per check (paths, path pairs, artist ids).
     on_leak : {"warn", "raise", "ignore"}
@@ -134,19 +157,35 @@ class LeakageReport:
     n_shared_artists: int | None = None
     n_test_items_shared_artist: int | None = None
     n_unknown_artist: int | None = None
+    n_shared_groups: int | None = None
+    n_test_items_shared_group: int | None = None
+    n_unknown_group: int | None = None
     examples: dict = field(default_factory=dict)
     on_leak: str = "warn"
 
     @property
     def leaked(self):
         """Whether any check found an overlap."""
-        return bool(self.n_shared_paths or self.n_shared_content or (self.n_shared_artists or 0))
+        return bool(self.n_shared_paths or self.n_shared_content
+                    or (self.n_shared_artists or 0) or (self.n_shared_groups or 0))
+
+    @property
+    def groups_checked(self):
+        """Whether artist or group overlap was checked on at least one known id per set."""
+        total = self.n_train + self.n_test
+        artist = "artist" in self.checks and (self.n_unknown_artist or 0) < total
+        group = "group" in self.checks and (self.n_unknown_group or 0) < total
+        return bool(artist or group)
 
     @property
     def status(self):
-        """``"clean"``, or ``"leak"`` followed by the policy (``"leak (warned)"``...)."""
+        """``"clean"``, ``"unchecked-groups"`` or ``"leak"`` with the policy (``"leak (warned)"``).
+
+        ``"unchecked-groups"``: no overlap of files or content, but without artist or group
+        information the artist/track check could not run, so the split is not known clean.
+        """
         if not self.leaked:
-            return "clean"
+            return "clean" if self.groups_checked else "unchecked-groups"
         return {"warn": "leak (warned)", "raise": "leak (refused)", "ignore": "leak (ignored)"}[
             self.on_leak
         ]
@@ -154,11 +193,19 @@ class LeakageReport:
     def summary(self):
         """One line for a log or a warning."""
         head = f"split protocol {self.protocol or 'unspecified'}: "
+        unknown = max(self.n_unknown_artist or 0, self.n_unknown_group or 0)
+        if "group" in self.checks and "artist" in self.checks:
+            unknown = min(self.n_unknown_artist or 0, self.n_unknown_group or 0)
+        partly = (f"; {unknown} item(s) without artist or group could not be checked"
+                  if unknown and self.groups_checked else "")
         if not self.leaked:
-            return head + (
+            text = head + (
                 f"no overlap between {self.n_train} training and {self.n_test} test items "
-                f"(checked: {', '.join(self.checks)})"
+                f"(checked: {', '.join(self.checks)}){partly}"
             )
+            if not self.groups_checked:
+                text += f"; {UNCHECKED_GROUPS}"
+            return text
         parts = []
         if self.n_shared_paths:
             parts.append(f"{self.n_shared_paths} file(s) in both sets")
@@ -172,12 +219,21 @@ class LeakageReport:
                 f"{self.n_shared_artists} artist(s) in both sets "
                 f"({self.n_test_items_shared_artist} test item(s))"
             )
+        if self.n_shared_groups:
+            parts.append(
+                f"{self.n_shared_groups} group(s) (artist/album/source track) in both sets "
+                f"({self.n_test_items_shared_group} test item(s))"
+            )
+        if not self.groups_checked:
+            parts.append(UNCHECKED_GROUPS)
         return (
             head
             + "LEAKAGE between training and test: "
             + "; ".join(parts)
             + f". Examples: {self.examples}. Test scores are optimistic; use an artist-filtered "
-            "split without duplicates (e.g. FMA's official split)."
+            "(grouped) split without duplicates (e.g. FMA's official split, or random_split "
+            "with groups=)."
+            + partly
         )
 
     def to_dict(self):
@@ -203,7 +259,7 @@ class LeakageReport:
 
 
 def _as_items(X, name):
-    """Paths and artist ids of a DataFrame, or a list of paths."""
+    """Paths, artist ids and groups of a DataFrame, or a list of paths."""
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
@@ -212,7 +268,8 @@ def _as_items(X, name):
         if "path" not in X.columns:
             raise ValueError(f"{name} is a DataFrame without a 'path' column: {list(X.columns)}")
         artists = X["artist_id"].tolist() if "artist_id" in X.columns else None
-        return X["path"].tolist(), artists
+        groups = X["group"].tolist() if "group" in X.columns else None
+        return X["path"].tolist(), artists, groups
     if isinstance(X, (str, bytes, os.PathLike)):
         raise TypeError(f"{name} must be a sequence of paths, not a single path {X!r}")
     items = list(X)
@@ -222,7 +279,7 @@ def _as_items(X, name):
             f"{name} must hold file paths (or be indices with paths=...); found "
             f"{type(bad[0]).__name__} {bad[0]!r:.60}"
         )
-    return items, None
+    return items, None, None
 
 
 def _take(values, index, name):
@@ -254,20 +311,22 @@ def check_leakage(
     *,
     paths=None,
     artist_ids=None,
+    groups=None,
     content_hash=True,
     protocol=None,
     on_leak="warn",
     max_examples=5,
 ):
-    """Check that no file, audio content or artist is in both the training and the test set.
+    """Check that no file, audio content, artist or group is in both the training and test set.
 
     Parameters
     ----------
     train, test : DataFrame, sequence of paths, or indices
         Three ways to give the two sets:
 
-        - DataFrames with a ``path`` column and optionally an ``artist_id`` column (the
-          metadata frames of :mod:`sklearn_genre.datasets`), with ``paths=None``;
+        - DataFrames with a ``path`` column and optionally ``artist_id`` and ``group``
+          columns (the metadata frames of :mod:`sklearn_genre.datasets`), with
+          ``paths=None``;
         - sequences of file paths, with ``paths=None`` (no artist check: give DataFrames or
           indices for that);
         - integer indices or boolean masks into ``paths`` (and ``artist_ids``), as produced by
@@ -278,6 +337,11 @@ def check_leakage(
         Artist id of each item of ``paths`` (only with ``paths``). Missing ids (None, NaN, "")
         are counted in ``n_unknown_artist`` and skipped. With DataFrames the ``artist_id``
         column is used.
+    groups : array-like of shape (n_samples,), default=None
+        Group of each item of ``paths`` (only with ``paths``): artist, album or source track
+        keys, e.g. a Bunch's ``groups``. Missing ones are counted in ``n_unknown_group``. With
+        DataFrames the ``group`` column is used. Without artist ids and groups the status is
+        ``"unchecked-groups"``, not ``"clean"``.
     content_hash : bool, default=True
         Also look for byte-identical files under different paths. Only files whose size occurs
         in both sets are hashed (identical bytes need identical sizes), each at most once per
@@ -320,21 +384,29 @@ def check_leakage(
         paths = list(paths)
         if artist_ids is not None and len(artist_ids) != len(paths):
             raise ValueError(f"artist_ids has {len(artist_ids)} entries, paths has {len(paths)}")
+        if groups is not None and len(groups) != len(paths):
+            raise ValueError(f"groups has {len(groups)} entries, paths has {len(paths)}")
         train_paths, test_paths = _take(paths, train, "train"), _take(paths, test, "test")
         if artist_ids is not None:
             train_art, test_art = _take(artist_ids, train, "train"), _take(artist_ids, test, "test")
         else:
             train_art = test_art = None
+        if groups is not None:
+            train_grp, test_grp = _take(groups, train, "train"), _take(groups, test, "test")
+        else:
+            train_grp = test_grp = None
     else:
-        if artist_ids is not None:
+        if artist_ids is not None or groups is not None:
             raise ValueError(
-                "artist_ids= needs paths= (train/test as indices); with DataFrames use an "
-                "'artist_id' column"
+                "artist_ids= and groups= need paths= (train/test as indices); with DataFrames "
+                "use 'artist_id' and 'group' columns"
             )
-        train_paths, train_art = _as_items(train, "train")
-        test_paths, test_art = _as_items(test, "test")
+        train_paths, train_art, train_grp = _as_items(train, "train")
+        test_paths, test_art, test_grp = _as_items(test, "test")
         if (train_art is None) != (test_art is None):
             train_art = test_art = None  # artist ids known for one set only: cannot check
+        if (train_grp is None) != (test_grp is None):
+            train_grp = test_grp = None
 
     report = LeakageReport(
         protocol=protocol, n_train=len(train_paths), n_test=len(test_paths), on_leak=on_leak
@@ -359,20 +431,19 @@ def check_leakage(
                 [train_real[tr], test_original[te]] for tr, te in pairs[:max_examples]
             ]
 
-    # (iii) same artist
-    if train_art is not None:
-        report.checks.append("artist")
-        known_train = {a for a in train_art if _known(a)}
-        test_known = [a for a in test_art if _known(a)]
-        shared_art = {a for a in test_known if a in known_train}
-        report.n_shared_artists = len(shared_art)
-        report.n_test_items_shared_artist = sum(a in shared_art for a in test_known)
-        report.n_unknown_artist = (
-            len(train_art) - sum(_known(a) for a in train_art) + len(test_art) - len(test_known)
-        )
-        if shared_art:
-            report.examples["shared_artists"] = to_jsonable(
-                sorted(shared_art, key=repr)[:max_examples]
+    # (iii) same artist, (iv) same group (artist, album, source track)
+    for check, ids, train_ids, test_ids in [("artist", "artists", train_art, test_art),
+                                            ("group", "groups", train_grp, test_grp)]:
+        if train_ids is None:
+            continue
+        report.checks.append(check)
+        shared_ids, n_items, n_unknown = _shared_ids(train_ids, test_ids)
+        setattr(report, f"n_shared_{ids}", len(shared_ids))
+        setattr(report, f"n_test_items_shared_{check}", n_items)
+        setattr(report, f"n_unknown_{check}", n_unknown)
+        if shared_ids:
+            report.examples[f"shared_{ids}"] = to_jsonable(
+                sorted(shared_ids, key=repr)[:max_examples]
             )
 
     if report.leaked:
@@ -381,6 +452,16 @@ def check_leakage(
         if on_leak == "warn":
             warnings.warn(report.summary(), LeakageWarning, stacklevel=2)
     return report
+
+
+def _shared_ids(train_ids, test_ids):
+    """Shared known ids, test items with one, and items without an id."""
+    known_train = {a for a in train_ids if _known(a)}
+    test_known = [a for a in test_ids if _known(a)]
+    shared = {a for a in test_known if a in known_train}
+    n_unknown = (len(train_ids) - sum(_known(a) for a in train_ids)
+                 + len(test_ids) - len(test_known))
+    return shared, sum(a in shared for a in test_known), n_unknown
 
 
 def _shared_content(report, train_real, test_real, skip):

@@ -11,7 +11,9 @@
   genre, group when known);
 - ``results.json``, last, so its presence means the report is complete: metrics with their
   95 % bootstrap intervals (``accuracy_ci95``, ``balanced_accuracy_ci95``, ``macro_f1_ci95``
-  and ``intervals``: what was resampled, groups or clips, and how many), confusion
+  and ``intervals``: what was resampled, groups or clips, and how many) and the
+  ``collapsed`` and ``at_chance`` flags (their sentences in ``warnings``, from
+  :func:`sklearn_genre.diagnostics.diagnose_predictions`), confusion
   matrix, per-genre report, split protocol, leakage check outcome, training summary, config,
   data fingerprint, package versions and platform.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write
+from .diagnostics import diagnose_predictions
 from .evaluation import evaluate
 from .figures import plot_confusion_matrix, plot_learning_curves
 from .provenance import package_versions, platform_info, write_results_json
@@ -52,6 +55,7 @@ _STANDARD_KEYS = frozenset(
         "platform",
         "files",
         "evaluation",
+        "warnings",
     }
 )
 
@@ -112,7 +116,7 @@ def write_report(
     extra=None,
     groups=None,
     group_name="groups",
-    evaluation=None,
+    evaluation_result=None,
 ):
     """Evaluate ``estimator`` on the test set and write the full report into ``run_dir``.
 
@@ -152,7 +156,7 @@ def write_report(
         :func:`sklearn_genre.evaluation.bootstrap_ci`).
     group_name : str, default="groups"
         Plural name of the groups in the text report, e.g. ``"artists"``.
-    evaluation : EvaluationResult, default=None
+    evaluation_result : EvaluationResult, default=None
         Scores computed already (e.g. ``evaluate_outside(...).result``, whose items are
         ``X_test``); then ``estimator`` is not called, and ``y_test``, ``labels`` and
         ``groups`` are taken from it.
@@ -173,10 +177,10 @@ def write_report(
     if clash:
         raise ValueError(f"extra must not replace standard results entries: {sorted(clash)}")
 
-    if evaluation is None:
+    if evaluation_result is None:
         result = evaluate(estimator, X_test, y_test, labels=labels, groups=groups)
     else:
-        result = evaluation
+        result = evaluation_result
         if len(X_test) != result.n_samples:
             raise ValueError(f"X_test has {len(X_test)} items but evaluation scored "
                              f"{result.n_samples}")
@@ -211,7 +215,9 @@ def write_report(
         + "".join(f"{line}\n" for line in result.summary_lines(unit=group_name))
         + "\n"
     )
-    _write_text(run_dir / "classification_report.txt", header + result.report_text())
+    flags = diagnose_predictions(result.y_true, result.y_pred)
+    _write_text(run_dir / "classification_report.txt",
+                header + _flags_text(flags) + result.report_text())
     files["classification_report"] = "classification_report.txt"
     _write_predictions(run_dir / "predictions.csv", X_test, result)
     files["predictions"] = "predictions.csv"
@@ -240,10 +246,18 @@ def write_report(
         "platform": platform_info(),
         "files": files,
     }
+    results["metrics"].update({name: any(f["flag"] == name for f in flags)
+                               for name in ("collapsed", "at_chance")})
+    results["warnings"] = [f["message"] for f in flags]
     results.update(extra or {})
     write_results_json(run_dir, results)
     results["evaluation"] = result
     return results
+
+
+def _flags_text(flags):
+    """``WARNING: ...`` lines for the text report (see :mod:`sklearn_genre.diagnostics`)."""
+    return "".join(f"WARNING: {f['message']}\n" for f in flags) + ("\n" if flags else "")
 
 
 def _write_text(path, text):

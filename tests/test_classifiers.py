@@ -26,6 +26,12 @@ from sklearn_genre.classifiers import (
     CNNGRUClassifier,
     GRUClassifier,
 )
+from sklearn_genre.valid_split import (
+    SmallValidationWarning,
+    StratifiedValidSplit,
+    ValidationSplitError,
+    check_validation_size,
+)
 
 N_MELS, N_FRAMES = 16, 64
 SMALL = {"channels": (8, 8, 16)}
@@ -62,18 +68,17 @@ def fitted(data):
 # ----------------------------------------------------------------- sklearn checks
 # Checks run on GRUClassifier (all four share one base class; on the checks' 2-D
 # data, (n_samples, n_features) = one frame of n_features mel bands, the GRU is the
-# quickest), without the internal validation split: the checks use data sets with
-# as few as 1 sample per class, which no stratified hold-out can split. On the
-# CPU, because on CUDA batch-wise and whole-set predictions differ in the last
-# bits (check_methods_subset_invariance).
+# quickest), with the default internal validation split and early stopping (the
+# checks' small data sets must not crash it: StratifiedValidSplit holds out one
+# clip per class). On the CPU, because on CUDA batch-wise and whole-set
+# predictions differ in the last bits (check_methods_subset_invariance).
 # Skipped, inherent to skorch's NeuralNet:
 # - check_no_attributes_set_in_init: skorch's __init__ sets history_,
 #   initialized_ and virtual_params_, and stores double-underscore parameters
 #   (optimizer__weight_decay, ...) that are not in the signature.
 CHECK_ESTIMATOR = GRUClassifier(
     max_epochs=5, lr=0.03, batch_size=32, verbose=0, random_state=0, device="cpu",
-    module__gru_hidden=8, module__gru_layers=1, train_split=None,
-    callbacks__early_stopping=None, callbacks__lr_scheduler=None,
+    module__gru_hidden=8, module__gru_layers=1,
 )
 EXPECTED_FAILED = {
     "check_no_attributes_set_in_init": "skorch's __init__ sets history_, initialized_, "
@@ -192,11 +197,13 @@ def test_defaults_match_the_reference_recipe():
     assert params["criterion"] is torch.nn.CrossEntropyLoss
     assert params["iterator_train__shuffle"] is True
     assert params["callbacks__early_stopping__patience"] == 10
-    assert params["callbacks__early_stopping__monitor"] == "valid_acc"
+    assert params["callbacks__early_stopping__monitor"] == "valid_loss"
+    assert params["callbacks__early_stopping__lower_is_better"] is True
     assert params["callbacks__early_stopping__load_best"] is True
     assert params["callbacks__lr_scheduler__patience"] == 5
     assert params["callbacks__lr_scheduler__min_lr"] == 1e-6
-    assert params["callbacks__lr_scheduler__mode"] == "max"
+    assert params["callbacks__lr_scheduler__mode"] == "min"
+    assert params["callbacks__lr_scheduler__monitor"] == "valid_loss"
     assert params["device"] == "auto"
 
 
@@ -273,6 +280,56 @@ def test_default_split_holds_out_a_stratified_tenth(data):
     clf = small(CNNClassifier, max_epochs=1).fit(X, y)
     batches = clf.history[-1, "batches"]
     assert sum(b.get("valid_batch_size", 0) for b in batches) == 6
+
+
+def test_tiny_data_holds_out_one_clip_per_class_and_warns():
+    # 3 classes x 3 clips: skorch's ValidSplit(0.1) failed with "The test_size = 1 should
+    # be greater or equal to the number of classes = 3"
+    X, y = make_data(n=9, labels=("a", "b", "c"))
+    with pytest.warns(SmallValidationWarning, match=r"3 clips \(3 classes; fewest in 'a': 1\)"):
+        clf = small(CNNClassifier, max_epochs=1).fit(X, y)
+    batches = clf.history[-1, "batches"]
+    assert sum(b.get("valid_batch_size", 0) for b in batches) == 3
+    assert sum(b.get("train_batch_size", 0) for b in batches) == 6
+
+
+def test_a_class_with_one_clip_is_a_clear_error():
+    X, y = make_data(n=8, labels=("a", "b", "c"))  # a: 3, b: 3, c: 2 clips
+    X, y = X[:-1], y[:-1]
+    y[-1] = "d"                                     # a, b, c: 2 clips, d: 1
+    message = r"single training clip \(\['d'\]\)\. .*train_split=None"
+    with pytest.raises(ValidationSplitError, match=message):
+        small(CNNClassifier, max_epochs=1).fit(X, y)
+    clf = small(CNNClassifier, max_epochs=1, train_split=None, callbacks__early_stopping=None,
+                callbacks__lr_scheduler=None).fit(X, y)
+    assert set(clf.predict(X)) <= set("abcd")
+
+
+def test_stratified_valid_split_keeps_rare_classes_on_both_sides():
+    y = np.repeat([0, 1, 2], [100, 2, 3])
+    train, valid = StratifiedValidSplit(0.1, random_state=0)(np.zeros(len(y)), y)
+    y_train, y_valid = y[train.indices], y[valid.indices]
+    assert np.bincount(y_valid).tolist() == [10, 1, 1]
+    assert np.bincount(y_train).tolist() == [90, 1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not check_validation_size(np.repeat([0, 1, 2, 3, 4, 5], 5))
+    with pytest.warns(SmallValidationWarning, match="12 clips"):
+        assert check_validation_size(y_valid)
+
+
+def test_early_stopping_keeps_the_epoch_with_the_lowest_validation_loss(data):
+    # with a 6-clip validation set the accuracy ties across epochs; selecting on it kept
+    # epoch 1. The loss breaks such ties: the restored epoch is the loss minimum.
+    X, y = data
+    with pytest.warns(SmallValidationWarning):
+        clf = small(CNNClassifier, max_epochs=4, lr=1e-4).fit(X, y)
+    losses = clf.history[:, "valid_loss"]
+    best = int(np.argmin(losses))
+    assert clf.history[:, "valid_loss_best"][best] is True
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    assert stopper.best_epoch_ == best + 1
+    assert stopper.dynamic_threshold_ == pytest.approx(losses[best], rel=1e-3)
 
 
 def test_no_split_needs_callbacks_off(data):

@@ -217,6 +217,8 @@ def test_concepts_code_runs_as_written(tmp_path, monkeypatch):
     assert ns["X"].shape == (80, 32, 44) and str(ns["X"].dtype) == "float32"
     assert ns["proba"].shape == (8, 8)
     assert ns["official"].status == "clean"
+    assert ns["own"].groups[0] == ns["own"].groups[2] == "track:ambient band 0/track 0"
+    assert ns["own_leak"].status == "clean" and ns["unchecked"].status == "unchecked-groups"
     assert ns["random_leak"].status == "leak (ignored)" and ns["random_leak"].n_shared_artists
     assert {"confusion_matrix", "learning_curves"} <= set(ns["results"]["files"])
     assert ns["prediction"].n_windows == 3 and len(ns["prediction"].top_k) == 3

@@ -35,18 +35,59 @@ def files(tmp_path):
 
 
 def test_clean_split_is_reported_clean(files, recwarn):
-    report = check_leakage(
-        [files["a"], files["b"]], [files["e"], files["f"]], protocol=FMA_OFFICIAL
-    )
+    train = pd.DataFrame({"path": [files["a"], files["b"]], "artist_id": [1, 2]})
+    test = pd.DataFrame({"path": [files["e"], files["f"]], "artist_id": [3, 4]})
+    report = check_leakage(train, test, protocol=FMA_OFFICIAL)
     assert not report.leaked
     assert report.status == "clean"
-    assert report.checks == ["path", "content_hash"]
+    assert report.checks == ["path", "content_hash", "artist"]
     assert (report.n_train, report.n_test) == (2, 2)
     assert not [w for w in recwarn if issubclass(w.category, LeakageWarning)]
     d = json.loads(report.to_json())
     assert d["protocol"] == "fma-official (artist-filtered)"
     assert d["status"] == "clean" and d["leaked"] is False
     assert "no overlap" in report.summary()
+    assert "not checked" not in report.summary()
+
+
+def test_without_artists_or_groups_the_split_is_never_called_clean(files, recwarn):
+    report = check_leakage([files["a"], files["b"]], [files["e"], files["f"]])
+    assert not report.leaked
+    assert report.checks == ["path", "content_hash"]
+    assert report.status == "unchecked-groups"
+    assert report.to_dict()["status"] == "unchecked-groups"
+    assert report.summary().endswith(
+        "; artist/track leakage not checked: no artist or group information")
+    assert not [w for w in recwarn if issubclass(w.category, LeakageWarning)]
+    # artist ids that are all unknown check nothing either
+    nan = pd.DataFrame({"path": [files["a"]], "artist_id": [np.nan]})
+    report = check_leakage(nan, nan.assign(path=[files["e"]]))
+    assert report.status == "unchecked-groups"
+    # a leak found by path is still reported, with the missing group check named
+    with pytest.warns(LeakageWarning, match="artist/track leakage not checked"):
+        report = check_leakage([files["a"]], [files["a"]])
+    assert report.status == "leak (warned)"
+
+
+def test_groups_are_checked_like_artists(files):
+    # clips 0, 1 cut from track t1; 2 from t2; 3 without a group
+    paths = [files["a"], files["b"], files["e"], files["f"]]
+    groups = ["track:x/t1", "track:x/t1", "track:y/t2", None]
+    report = check_leakage([0, 2], [1, 3], paths=paths, groups=groups, on_leak="ignore")
+    assert report.checks == ["path", "content_hash", "group"]
+    assert (report.n_shared_groups, report.n_test_items_shared_group) == (1, 1)
+    assert report.n_unknown_group == 1
+    assert report.examples["shared_groups"] == ["track:x/t1"]
+    assert report.status == "leak (ignored)" and "1 group(s)" in report.summary()
+    report = check_leakage([0, 1], [2, 3], paths=paths, groups=groups)
+    assert report.status == "clean" and report.n_shared_groups == 0
+    assert "1 item(s) without artist or group could not be checked" in report.summary()
+    # DataFrames: the 'group' column
+    frame = pd.DataFrame({"path": paths, "group": groups})
+    report = check_leakage(frame.iloc[[0]], frame.iloc[[1]], on_leak="ignore")
+    assert report.n_shared_groups == 1
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        check_leakage([0], [1], paths=paths, groups=groups[:3])
 
 
 def test_same_path_written_differently_is_detected(files):
@@ -126,7 +167,7 @@ def test_indices_and_masks_into_paths(files):
     assert report2.n_unknown_artist == 1
     with pytest.raises(ValueError, match="artist_ids has"):
         check_leakage([0], [1], paths=paths, artist_ids=["x"])
-    with pytest.raises(ValueError, match="needs paths"):
+    with pytest.raises(ValueError, match="need paths"):
         check_leakage([files["a"]], [files["b"]], artist_ids=["x", "y"])
 
 

@@ -34,7 +34,8 @@ def test_write_report_writes_everything(fitted, tmp_path):
         f = tmp_path / f"{i}.wav"
         f.write_bytes(bytes([i]) * 10)
         files.append(f)
-    leak = check_leakage(files[:2], files[2:], protocol="predefined")
+    leak = check_leakage([0, 1], [2, 3], paths=files, artist_ids=[1, 2, 3, 4],
+                         protocol="predefined")
     fp = data_fingerprint(files, labels=["a", "a", "b", "b"])
     results = write_report(
         run_dir,
@@ -78,6 +79,7 @@ def test_write_report_writes_everything(fitted, tmp_path):
     assert saved["versions"]["numpy"] == np.__version__
     assert saved["command"] == "test"
     assert (set(saved) - {"command"}) | {"evaluation"} == report._STANDARD_KEYS
+    assert saved["warnings"] == [] and saved["metrics"]["collapsed"] is False
     text = (run_dir / "classification_report.txt").read_text()
     assert "split protocol: predefined" in text and "leakage check: clean" in text
     preds = pd.read_csv(run_dir / "predictions.csv")
@@ -169,7 +171,7 @@ def test_report_of_a_precomputed_evaluation(fitted, tmp_path):
     known = y_outside != "polka"
     results = write_report(make_run_dir(tmp_path, "run"), estimator=None, X_test=X[known],
                            y_test=None, split_protocol="outside folder", history=None,
-                           evaluation=outside.result)
+                           evaluation_result=outside.result)
     assert results["evaluation"] is outside.result
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["metrics"]["n_test"] == known.sum()
@@ -177,4 +179,4 @@ def test_report_of_a_precomputed_evaluation(fitted, tmp_path):
     with pytest.raises(ValueError, match="X_test has 3 items"):
         write_report(make_run_dir(tmp_path, "run2"), estimator=None, X_test=X[:3],
                      y_test=None, split_protocol="x", history=None,
-                     evaluation=outside.result)
+                     evaluation_result=outside.result)

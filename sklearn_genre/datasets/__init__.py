@@ -29,6 +29,7 @@ from .splits import (
     artist_filtered_split,
     artist_overlap,
     check_no_artist_leakage,
+    fill_unknown_groups,
     official_split,
     random_split,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "check_no_artist_leakage",
     "download_file",
     "fetch_fma",
+    "fill_unknown_groups",
     "fma_audio_path",
     "get_data_home",
     "load_audio_folder",

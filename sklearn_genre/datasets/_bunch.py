@@ -29,13 +29,14 @@ def empty_excluded():
 
 
 def make_bunch(frame, *, excluded, missing, has_artists, has_split, descr, as_frame,
-               return_X_y, **extra):
+               return_X_y, groups=None, **extra):
     """Assemble a loader's result from its final ``frame``.
 
     Parameters
     ----------
-    frame : DataFrame of shape (n_tracks, 4)
-        Index ``track_id``; columns ``path``, ``genre``, ``artist_id``, ``split``.
+    frame : DataFrame of shape (n_tracks, 4 + n_extra)
+        Index ``track_id``; columns ``path``, ``genre``, ``artist_id``, ``split``, then any
+        further columns (a genre folder's ``album``, ``track``, ``group``), kept in order.
     excluded : DataFrame of shape (n_excluded, 3)
         Index ``track_id``; columns ``path``, ``genre``, ``reason``.
     missing : list of str
@@ -46,10 +47,14 @@ def make_bunch(frame, *, excluded, missing, has_artists, has_split, descr, as_fr
         Text for ``DESCR``.
     as_frame, return_X_y : bool
         As in scikit-learn's fetchers.
+    groups : array-like of shape (n_tracks,), default=None
+        Groups that splits keep apart (None entries: unknown). Default: the artist ids when
+        ``has_artists``, else None.
     **extra
         Further Bunch fields (``root``, ``subset``, ...).
     """
-    frame = frame.loc[:, list(FRAME_COLUMNS)]
+    frame = frame.loc[:, list(FRAME_COLUMNS)
+                      + [c for c in frame.columns if c not in FRAME_COLUMNS]]
     paths = frame["path"].to_numpy(dtype=object)
     target = frame["genre"].to_numpy(dtype=object)
     if as_frame:
@@ -66,6 +71,8 @@ def make_bunch(frame, *, excluded, missing, has_artists, has_split, descr, as_fr
         paths=paths,
         target_names=np.array(sorted(set(target)), dtype=object),
         artist_ids=frame["artist_id"].to_numpy() if has_artists else None,
+        groups=(np.asarray(groups, dtype=object) if groups is not None
+                else frame["artist_id"].to_numpy() if has_artists else None),
         split=frame["split"].to_numpy(dtype=object) if has_split else None,
         excluded=excluded,
         missing=list(missing),

@@ -3,15 +3,18 @@
 - :func:`official_split` and :class:`OfficialSplit`: FMA's predefined artist-filtered
   split (80/10/10 per genre).
 - :func:`random_split`: the stratified random 70/10/20 split of the reference work
-  (``random_state=42``), for comparison; it lets an artist's tracks land on both sides.
+  (``random_state=42``); given ``groups`` (artists, albums, source tracks) it keeps each
+  group on one side (scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold`),
+  without them it lets an artist's tracks land on both sides.
 - :func:`artist_filtered_split`: a new artist-filtered train / validation / test split.
-- :class:`ArtistGroupKFold`: K-fold cross-validation without artist leakage
+- :class:`ArtistGroupKFold`: K-fold cross-validation without artist (or group) leakage
   (scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold` /
   :class:`~sklearn.model_selection.GroupKFold` with the artist ids as groups).
 - :func:`artist_overlap` / :func:`check_no_artist_leakage`: which artists appear in
   more than one index set.
 """
 
+import warnings
 from collections import namedtuple
 from itertools import combinations
 
@@ -33,6 +36,7 @@ __all__ = [
     "artist_overlap",
     "check_no_artist_leakage",
     "official_split",
+    "fill_unknown_groups",
     "random_split",
 ]
 
@@ -185,17 +189,69 @@ class OfficialSplit(BaseCrossValidator):
                 f"train={self.train!r}, test={self.test!r})")
 
 
-def random_split(y, *, test_size=0.2, valid_size=0.1, random_state=42):
+def fill_unknown_groups(groups):
+    """Group keys with each unknown entry (None, NaN, "") made a group of its own.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    groups : ndarray of shape (n_samples,) of object
+        Known keys as ``str``; unknown ones as ``"<unknown:i>"`` (unique per row).
+
+    Examples
+    --------
+    >>> fill_unknown_groups(["a", None, "a", float("nan")]).tolist()
+    ['a', '<unknown:1>', 'a', '<unknown:3>']
+    """
+    out = np.empty(len(groups), dtype=object)
+    for i, g in enumerate(groups):
+        unknown = g is None or (isinstance(g, float) and np.isnan(g)) or g == ""
+        out[i] = f"<unknown:{i}>" if unknown else str(g)
+    return out
+
+
+def _grouped_holdout(idx, y, groups, size, rng, what):
+    """Hold out about ``size`` of ``idx`` as whole groups, stratified by ``y``."""
+    n_splits = max(2, int(round(1 / size)))
+    n_groups = len(np.unique(groups[idx]))
+    if n_groups < n_splits:
+        raise ValueError(
+            f"cannot hold out a {what} set of {size:.0%} as whole groups: only {n_groups} "
+            f"groups (need at least {n_splits}). Use finer groups "
+            "(group_by='track'), a larger share, or cross-validation."
+        )
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True,
+                              random_state=rng.randint(np.iinfo(np.int32).max))
+    with warnings.catch_warnings():
+        # "The least populated class in y has only k members": expected on small sets
+        warnings.filterwarnings("ignore", message="The least populated class",
+                                category=UserWarning)
+        rest, held = next(cv.split(idx, y[idx], groups=groups[idx]))
+    return idx[rest], idx[held]
+
+
+def random_split(y, *, groups=None, test_size=0.2, valid_size=0.1, random_state=42):
     """Stratified random train / validation / test split (70/10/20 by default).
 
-    The reference work's split: random, stratified by genre, ``random_state=42``.
-    Tracks of one artist may fall on both sides, which inflates test scores compared
-    with :func:`official_split`; use it for comparison with that work.
+    Without ``groups``: the reference work's split, random, stratified by genre,
+    ``random_state=42``. Tracks of one artist (or clips of one recording) may fall on both
+    sides, which inflates test scores compared with a grouped split; use it for comparison
+    with that work. With ``groups``: no group is on two sides. The test set is one fold of
+    scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold` with
+    ``round(1 / test_size)`` folds (shuffled), and the validation set one fold of the rest
+    likewise, so the shares are approximate (whole groups) and the genre proportions as
+    close as the groups allow.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
         Genre labels (stratification).
+    groups : array-like of shape (n_samples,), default=None
+        Group of each sample (artist, album, source track: a Bunch's ``groups``). Unknown
+        entries (None, NaN) are groups of their own (:func:`fill_unknown_groups`).
     test_size, valid_size : float, default=0.2, 0.1
         Fractions of all samples.
     random_state : int, RandomState instance or None, default=42
@@ -204,6 +260,19 @@ def random_split(y, *, test_size=0.2, valid_size=0.1, random_state=42):
     -------
     split : TrainValidTest
         Sorted positional index arrays.
+
+    Raises
+    ------
+    ValueError
+        If the sizes are invalid, or there are too few groups for the grouped split.
+
+    Examples
+    --------
+    >>> y = ["a", "a", "a", "a", "b", "b", "b", "b"] * 5
+    >>> groups = [f"track{i // 2}" for i in range(40)]   # two clips per track
+    >>> tvt = random_split(y, groups=groups, random_state=0)
+    >>> set(np.array(groups)[tvt.train]) & set(np.array(groups)[tvt.test])
+    set()
     """
     y = np.asarray(y)
     if not (0 < test_size < 1 and 0 < valid_size < 1 and test_size + valid_size < 1):
@@ -211,6 +280,14 @@ def random_split(y, *, test_size=0.2, valid_size=0.1, random_state=42):
                          f"got test_size={test_size}, valid_size={valid_size}.")
     rng = check_random_state(random_state)
     idx = np.arange(len(y))
+    if groups is not None:
+        groups = fill_unknown_groups(groups)
+        if len(groups) != len(y):
+            raise ValueError(f"y has {len(y)} rows but groups has {len(groups)}.")
+        rest, test = _grouped_holdout(idx, y, groups, test_size, rng, "test")
+        train, valid = _grouped_holdout(rest, y, groups, valid_size / (1 - test_size), rng,
+                                        "validation")
+        return TrainValidTest(np.sort(train), np.sort(valid), np.sort(test))
     rest, test = train_test_split(idx, test_size=test_size, stratify=y, random_state=rng)
     train, valid = train_test_split(rest, test_size=valid_size / (1 - test_size),
                                     stratify=y[rest], random_state=rng)
@@ -281,7 +358,9 @@ class ArtistGroupKFold(BaseCrossValidator):
     Parameters
     ----------
     artist_ids : Bunch or array-like of shape (n_samples,)
-        A Bunch from :func:`load_fma` (its ``artist_ids``) or the ids themselves.
+        A Bunch from :func:`load_fma` or :func:`load_audio_folder` (its ``groups``, which
+        are the artist ids for FMA), or the ids themselves: any group keys (artists,
+        albums, source tracks). Unknown entries (None, NaN) are groups of their own.
     n_splits : int, default=5
     stratify : bool, default=True
         Keep genre proportions per fold as far as the artist grouping allows.
@@ -313,6 +392,15 @@ class ArtistGroupKFold(BaseCrossValidator):
                               random_state=self.random_state)
         return GroupKFold(n_splits=self.n_splits)
 
+    def _ids(self):
+        ids = self.artist_ids
+        if getattr(ids, "groups", None) is not None:  # a Bunch: its groups
+            ids = ids.groups
+        ids = getattr(ids, "artist_ids", ids)
+        if ids is None:
+            return _artist_ids(ids)  # raises: no artist ids
+        return fill_unknown_groups(np.asarray(ids, dtype=object))
+
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` index arrays with disjoint artists.
 
@@ -329,7 +417,7 @@ class ArtistGroupKFold(BaseCrossValidator):
         train : ndarray of shape (n_train,)
         test : ndarray of shape (n_test,)
         """
-        ids = _artist_ids(self.artist_ids)
+        ids = self._ids()
         if len(X) != len(ids):
             raise ValueError(f"X has {len(X)} rows but {len(ids)} artist ids were given.")
         if self.stratify and y is None:
@@ -342,7 +430,7 @@ class ArtistGroupKFold(BaseCrossValidator):
         return self.n_splits
 
     def __repr__(self):
-        return (f"ArtistGroupKFold(n_samples={len(_artist_ids(self.artist_ids))}, "
+        return (f"ArtistGroupKFold(n_samples={len(self._ids())}, "
                 f"n_splits={self.n_splits}, stratify={self.stratify}, "
                 f"shuffle={self.shuffle}, random_state={self.random_state!r})")
 
