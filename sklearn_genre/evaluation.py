@@ -356,7 +356,7 @@ def evaluate_predictions(y_true, y_pred, *, labels=None, groups=None, score_labe
             f1_score(y_true, y_pred, labels=averaged, average="macro", zero_division=0.0)
         ),
         labels=labels,
-        confusion_matrix=confusion_matrix(y_true, y_pred, labels=labels),
+        confusion_matrix=_confusion_matrix(y_true, y_pred, labels),
         classification_report=report,
         y_true=y_true,
         y_pred=y_pred,
@@ -364,6 +364,13 @@ def evaluate_predictions(y_true, y_pred, *, labels=None, groups=None, score_labe
         groups=groups,
         score_labels=None if score_labels is None else averaged,
     )
+
+
+def _confusion_matrix(y_true, y_pred, labels):
+    with warnings.catch_warnings():
+        # "A single label was found": a one-genre test set; ``labels`` fixes the shape.
+        warnings.filterwarnings("ignore", message="A single label was found")
+        return confusion_matrix(y_true, y_pred, labels=labels)
 
 
 def _balanced_accuracy(y_true, y_pred):
