@@ -62,6 +62,7 @@ __all__ = [
     "default_search_spaces",
     "format_comparison",
     "format_params",
+    "format_search_summary",
     "grid_search",
     "make_model",
     "search_results_frame",
@@ -608,6 +609,51 @@ def format_params(params):
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
         parts.append(f"{name}={text}")
     return ", ".join(parts)
+
+
+def format_search_summary(table, *, max_listed=5):
+    """The best candidate of a search and those tied with it, as text.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`search_results_frame` (best first, with ``tied_with_best``).
+    max_listed : int, default=5
+        Tied candidates listed by name; the rest are counted.
+
+    Returns
+    -------
+    text : str
+        ``"best: lr=0.001, batch_size=16 (mean accuracy 0.571 +/- 0.040 over 3 folds)"``,
+        then the candidates tied with it and the rule that says so (or that none is).
+    """
+    rank_cols = [c for c in table.columns if c.startswith("rank_test_")]
+    if not rank_cols:
+        raise ValueError("table has no rank_test_* column: pass search_results_frame(search)")
+    metric = rank_cols[0][len("rank_test_"):]
+    name = "accuracy" if metric == "score" else metric
+    params = list(table.columns[: list(table.columns).index(rank_cols[0])])
+    n_splits = sum(c.startswith("split") and c.endswith(f"_test_{metric}") for c in table)
+
+    def describe(row):
+        values = {p: row[p] for p in params if not (isinstance(row[p], float) and np.isnan(row[p]))}
+        spread = (f" +/- {row[f'std_test_{metric}']:.3f} over {n_splits} folds"
+                  if n_splits > 1 else "")
+        return f"{format_params(values)} (mean {name} {row[f'mean_test_{metric}']:.3f}{spread})"
+
+    lines = [f"best: {describe(table.iloc[0])}"]
+    if "tied_with_best" in table:
+        tied = table.iloc[1:][table["tied_with_best"].iloc[1:].to_numpy(dtype=bool)]
+        rule = table.attrs.get("tie_rule") or "see tied_with_best"
+        if len(tied):
+            lines.append(f"{len(tied)} other candidate(s) of {len(table)} are statistically tied "
+                         f"with it; the search cannot separate them ({rule}):")
+            lines += [f"  {describe(row)}" for _, row in tied.head(max_listed).iterrows()]
+            if len(tied) > max_listed:
+                lines.append(f"  ... and {len(tied) - max_listed} more (search_results.csv)")
+        else:
+            lines.append(f"no other candidate is tied with it ({rule})")
+    return "\n".join(lines)
 
 
 def tied_with_best(search, *, n_test=None, test_train_ratio=None, confidence=0.95):

@@ -21,6 +21,7 @@ from sklearn_genre.selection import (
     default_search_spaces,
     format_comparison,
     format_params,
+    format_search_summary,
     grid_search,
     make_model,
     search_results_frame,
@@ -255,7 +256,7 @@ def _cv_results(scores):
     order = (-means).argsort(kind="stable")
     ranks = np.empty(len(means), dtype=int)
     ranks[order] = np.arange(1, len(means) + 1)
-    out = {"rank_test_score": ranks, "mean_test_score": means,
+    out = {"rank_test_score": ranks, "mean_test_score": means, "std_test_score": scores.std(1),
            "param_C": np.arange(len(means))}
     for i in range(scores.shape[1]):
         out[f"split{i}_test_score"] = scores[:, i]
@@ -299,3 +300,15 @@ def test_search_results_frame_marks_ties():
     by_c = dict(zip(search.cv_results_["param_C"], expected))
     assert [by_c[c] for c in table["C"]] == table["tied_with_best"].tolist()
     assert table["tied_with_best"].iloc[0]
+
+
+def test_format_search_summary_lists_ties_with_plain_values():
+    results = _cv_results([[0.57, 0.57, 0.57], [0.57, 0.56, 0.58], [0.2, 0.21, 0.19]])
+    results["param_C"] = np.ma.masked_array([np.float64(0.5), np.float64(1.5), 2.5])
+    table = search_results_frame(results)
+    text = format_search_summary(table)
+    lines = text.splitlines()
+    assert lines[0] == "best: C=0.5 (mean accuracy 0.570 +/- 0.000 over 3 folds)"
+    assert "1 other candidate(s) of 3 are statistically tied with it" in lines[1]
+    assert lines[2].strip().startswith("C=1.5 (mean accuracy 0.570")
+    assert "C=2.5" not in text and "OrderedDict" not in text and "np." not in text
