@@ -368,11 +368,12 @@ def summary_lines(summary):
         else:
             out.append(f"- {protocol}: no ordering of the models is supported: every paired "
                        "difference's interval contains 0.")
-        widths = [r["half_width"] for r in models.values()]
+        widths = [w for r in models.values() for w in r["fit_half_widths"]]
         half = float(np.median(widths))
         n_art = any_model["n_test_artists"]
         need = artists_needed(half, n_art)
-        out.append(f"- {protocol}: median half-width {100 * half:.1f} points with {n_art} test "
+        out.append(f"- {protocol}: the interval of one fit is +/- {100 * half:.1f} points "
+                   f"(median half-width over the {len(widths)} fits) with {n_art} test "
                    f"artists; +/- {100 * TARGET_HALF_WIDTH:.0f} points would need about "
                    f"{need} test artists ({int(np.ceil(need / 8))} per genre), scaling the "
                    "measured width as 1/sqrt(artists); with the 80/10/10 artist-filtered "
@@ -523,8 +524,11 @@ def summarize(rows):
         for m, (yt, yp, art) in pooled.items():
             ci = bootstrap_ci(yt, yp, groups=art, n_resamples=N_RESAMPLES)
             accs = [r["accuracy"] for r in by_model[m] if r["seed"] in common]
+            fits = [r for r in by_model[m] if r["seed"] in common]
             models[m] = {"accuracy": ci.estimate, "ci95": ci.to_list(),
                          "half_width": ci.half_width, "n_seeds": len(accs),
+                         "fit_half_widths": [(r["accuracy_ci95"][1] - r["accuracy_ci95"][0]) / 2
+                                             for r in fits],
                          "seed_min": min(accs), "seed_max": max(accs),
                          "n_test_artists": ci.n_units}
         best = max(models, key=lambda m: models[m]["accuracy"])
@@ -555,6 +559,20 @@ def summarize(rows):
 def artists_needed(half_width, n_test_artists, target=TARGET_HALF_WIDTH):
     """Test artists for a ``target`` half-width, scaling the measured one as 1/sqrt(n)."""
     return int(np.ceil(n_test_artists * (half_width / target) ** 2))
+
+
+def render(path):
+    """Summary and markdown of an existing result file again (no training), after a change
+    of the summary or the table; rewrites ``bench_accuracy.md`` beside the file."""
+    import json
+
+    path = Path(path)
+    result = json.loads(path.read_text(encoding="utf-8"))
+    result["summary"] = summarize(result["rows"])
+    write_json_atomic(path, result)
+    md = path.with_suffix(".md")
+    md.write_text(to_markdown(result), encoding="utf-8")
+    return to_markdown(result)
 
 
 def rescore(path):
@@ -630,6 +648,9 @@ def parse_args(argv=None):
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bars for generation and extraction")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
+                        help="recompute the summary of a result file of this script and "
+                        "rewrite it and its .md beside it, and exit (no training)")
     parser.add_argument("--rescore", type=Path, default=None, metavar="JSON",
                         help="print clip-bootstrap intervals for an older result file that "
                         "stored only confusion matrices, and exit (no training)")
@@ -645,6 +666,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.rescore:
         print(rescore(args.rescore), end="", flush=True)
+        return 0
+    if args.render:
+        print(render(args.render), end="", flush=True)
         return 0
     result = run(args)
     print(to_markdown(result), flush=True)

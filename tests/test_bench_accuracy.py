@@ -100,6 +100,14 @@ def test_rows_carry_intervals_over_test_artists_and_the_summary(quick_run):
     md = (out / "bench_accuracy.md").read_text()
     assert "bootstrap over the 8 test artists" in md
     assert "+/- 5 points would need about" in md
+    # --render recomputes the same summary and markdown from the JSON alone
+    copy = out / "again" / "bench_accuracy.json"
+    copy.parent.mkdir()
+    copy.write_text((out / "bench_accuracy.json").read_text())
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--render", str(copy)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (copy.parent / "bench_accuracy.md").read_text() == md
 
 
 def _bench_module():
@@ -127,6 +135,8 @@ def test_summarize_pools_seeds_and_pairs_models_on_the_same_artists():
         for model, pred in (("good", good), ("bad", bad)):
             rows.append({"protocol": "official", "model": model, "seed": seed,
                          "accuracy": float(np.mean(pred == y)), "y_true": y.tolist(),
+                         "accuracy_ci95": bootstrap_ci(y, pred, groups=artists,
+                                                       n_resamples=200).to_list(),
                          "y_pred": pred.tolist(), "test_artists": artists.tolist()})
     summary = bench.summarize(rows)["official"]
     assert summary["best"] == "good" and summary["seeds"] == [0, 1]
@@ -144,6 +154,7 @@ def test_summarize_pools_seeds_and_pairs_models_on_the_same_artists():
     (pair,) = summary["pairs"]
     assert pair["ci95"] == pytest.approx(diff.to_list())
     assert pair["supported"] == (not diff.low <= 0 <= diff.high)
+    assert len(bad["fit_half_widths"]) == 2
     # a half-width of 0.2 with 10 artists -> (0.2 / 0.05)^2 = 16 times as many artists
     assert bench.artists_needed(0.2, 10) == 160
 
