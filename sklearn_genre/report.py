@@ -249,6 +249,8 @@ def write_report(
     results["metrics"].update({name: any(f["flag"] == name for f in flags)
                                for name in ("collapsed", "at_chance")})
     results["warnings"] = [f["message"] for f in flags]
+    if result.groups is not None and "intervals" in results["metrics"]:
+        results["metrics"]["intervals"]["unit"] = group_name
     results.update(extra or {})
     write_results_json(run_dir, results)
     results["evaluation"] = result
