@@ -376,6 +376,7 @@ def test_demo_quick(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "CNN-GRU-Attention" in out and "chance level is 12.5%" in out
+    assert "accuracy " in out and "(95 % CI " in out and " artists)" in out
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert f"run directory: {run_dir}" in out
     results = json.loads((run_dir / "results.json").read_text())
