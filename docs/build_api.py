@@ -32,9 +32,11 @@ MODULE_ORDER = (
     "sklearn_genre.cache",
     "sklearn_genre.store",
     "sklearn_genre.classifiers",
+    "sklearn_genre.valid_split",
     "sklearn_genre.datasets",
     "sklearn_genre.selection",
     "sklearn_genre.evaluation",
+    "sklearn_genre.diagnostics",
     "sklearn_genre.leakage",
     "sklearn_genre.report",
     "sklearn_genre.provenance",
@@ -74,7 +76,8 @@ def defining_module(name, obj, import_from):
         return module
     candidates = [m for m in MODULE_ORDER if m != "sklearn_genre.datasets"]
     candidates += [f"sklearn_genre.datasets.{m}" for m in
-                   ("download", "fma", "folder", "home", "splits", "synthetic", "_bunch")]
+                   ("download", "fma", "folder", "groups", "home", "splits", "synthetic",
+                    "_bunch")]
     for candidate in candidates:
         try:
             mod = importlib.import_module(candidate)

@@ -70,6 +70,8 @@ _EXPORTS = {
         "evaluate_outside",
         "paired_bootstrap_ci",
     ],
+    "diagnostics": ["diagnose_predictions"],
+    "valid_split": ["StratifiedValidSplit"],
     "experiment": [
         "ExperimentResult",
         "evaluate_folder",

@@ -35,6 +35,8 @@ __all__ = [
     "MusicnnWeightsNotFoundError",
     "SklearnGenreError",
     "SklearnGenreWarning",
+    "SmallValidationWarning",
+    "ValidationSplitError",
 ]
 
 
@@ -265,3 +267,22 @@ class CheckpointFormatError(SklearnGenreError, ValueError):
 
 class MusicnnWeightsNotFoundError(SklearnGenreError, FileNotFoundError):
     """The MusiCNN weights are not in the data home; the message says how to get them."""
+
+
+class ValidationSplitError(SklearnGenreError, ValueError):
+    """The classifiers' internal validation split is impossible on this training set.
+
+    Raised by :class:`~sklearn_genre.valid_split.StratifiedValidSplit` when some class has a
+    single training clip (it cannot be both held out and trained on); the message names the
+    classes and what to do: more clips, ``train_split=None`` with early stopping and the
+    learning-rate schedule off, or a predefined validation set.
+    """
+
+
+class SmallValidationWarning(SklearnGenreWarning):
+    """The validation set is too small for early stopping or LR schedules to mean much.
+
+    Emitted when a fit's validation set has fewer than
+    :data:`~sklearn_genre.valid_split.MIN_VALID_PER_CLASS` clips in some class or
+    :data:`~sklearn_genre.valid_split.MIN_VALID_TOTAL` in all; the message gives the numbers.
+    """

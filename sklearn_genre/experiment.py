@@ -825,9 +825,12 @@ def _run_training_items(run_dir):
         return None
     table = pd.read_csv(path)
     trained = table[table["role"].isin(["train", "valid"])]
+    columns = ["path"]
     if trained["artist_id"].notna().all():
-        return trained[["path", "artist_id"]].reset_index(drop=True)
-    return trained[["path"]].reset_index(drop=True)
+        columns.append("artist_id")
+    if "group" in trained.columns:
+        columns.append("group")
+    return trained[columns].reset_index(drop=True)
 
 
 def evaluate_run(run_dir, data=None, *, split="official", out=None, on_leak="warn",
@@ -879,8 +882,10 @@ def evaluate_run(run_dir, data=None, *, split="official", out=None, on_leak="war
                        "this data source's training split instead of the run's")
         leak_train = source.items(np.r_[source.train, source.valid])
     test_items = source.items(source.test)
-    if "artist_id" not in leak_train or "artist_id" not in test_items:
-        leak_train, test_items = leak_train[["path"]], test_items[["path"]]
+    for column in ("artist_id", "group"):
+        if column not in leak_train or column not in test_items:
+            leak_train = leak_train.drop(columns=column, errors="ignore")
+            test_items = test_items.drop(columns=column, errors="ignore")
     leakage = check_leakage(leak_train, test_items, protocol=source.protocol, on_leak=on_leak)
     (logger.info if not leakage.leaked else logger.warning)(
         "leakage check: " + leakage.summary())
@@ -1049,6 +1054,8 @@ def _selection_cv(source, cv, random_state):
     if n < 2:
         raise ValueError(f"cv needs at least 2 folds, got {n}")
     rows = np.r_[source.train, source.valid]
+    if source.groups is not None:
+        return ArtistGroupKFold(source.groups[rows], n_splits=n), f"{n}-fold grouped"
     if source.artist_ids is not None:
         return ArtistGroupKFold(source.artist_ids[rows], n_splits=n), f"{n}-fold artist-grouped"
     return StratifiedKFold(n_splits=n, shuffle=True, random_state=random_state), f"{n}-fold"

@@ -14,6 +14,8 @@ will not have on new music. Three kinds of overlap are checked between a trainin
 Without artist or group information, checks 3 and 4 cannot run: the report's status is then
 ``"unchecked-groups"`` (never ``"clean"``) and its summary says
 "artist/track leakage not checked: no artist or group information".
+Where only some items have an artist or group, the status of an otherwise clean split is
+``"partly-unchecked"`` and the summary counts the items that could not be checked.
 
 FMA's official split is artist-filtered; a random split of FMA is not. Every results file
 states the split protocol and the outcome of this check (:meth:`LeakageReport.to_dict`).
@@ -41,6 +43,7 @@ __all__ = [
     "LeakageWarning",
     "check_leakage",
     "random_split_protocol",
+    "status_line",
 ]
 
 #: Protocol name of FMA's own training/validation/test split (artist-filtered).
@@ -150,14 +153,27 @@ class LeakageReport:
         return bool(artist or group)
 
     @property
-    def status(self):
-        """``"clean"``, ``"unchecked-groups"`` or ``"leak"`` with the policy (``"leak (warned)"``).
+    def n_unchecked(self):
+        """Items without an artist id or group (where both were checked: without either)."""
+        counts = [n for check, n in (("artist", self.n_unknown_artist),
+                                     ("group", self.n_unknown_group)) if check in self.checks]
+        return min(n or 0 for n in counts) if counts else self.n_train + self.n_test
 
-        ``"unchecked-groups"``: no overlap of files or content, but without artist or group
-        information the artist/track check could not run, so the split is not known clean.
+    @property
+    def status(self):
+        """``"clean"``, ``"partly-unchecked"``, ``"unchecked-groups"`` or ``"leak (...)"``.
+
+        ``"clean"``: no overlap, and every item had an artist or group to check.
+        ``"partly-unchecked"``: no overlap among the items with an artist or group, but
+        :attr:`n_unchecked` items had none. ``"unchecked-groups"``: no overlap of files or
+        content, but without artist or group information the artist/track check could not
+        run, so the split is not known clean. ``"leak"`` followed by the policy
+        (``"leak (warned)"``, ``"leak (refused)"``, ``"leak (ignored)"``): an overlap.
         """
         if not self.leaked:
-            return "clean" if self.groups_checked else "unchecked-groups"
+            if not self.groups_checked:
+                return "unchecked-groups"
+            return "partly-unchecked" if self.n_unchecked else "clean"
         return {"warn": "leak (warned)", "raise": "leak (refused)", "ignore": "leak (ignored)"}[
             self.on_leak
         ]
@@ -165,9 +181,7 @@ class LeakageReport:
     def summary(self):
         """One line for a log or a warning."""
         head = f"split protocol {self.protocol or 'unspecified'}: "
-        unknown = max(self.n_unknown_artist or 0, self.n_unknown_group or 0)
-        if "group" in self.checks and "artist" in self.checks:
-            unknown = min(self.n_unknown_artist or 0, self.n_unknown_group or 0)
+        unknown = self.n_unchecked
         partly = (f"; {unknown} item(s) without artist or group could not be checked"
                   if unknown and self.groups_checked else "")
         if not self.leaked:
@@ -228,6 +242,38 @@ class LeakageReport:
         text : str
         """
         return json.dumps(self.to_dict(), **kwargs)
+
+
+def status_line(leakage):
+    """One line for a printout from a report's :meth:`LeakageReport.to_dict` (or the report).
+
+    Parameters
+    ----------
+    leakage : dict or LeakageReport
+        As ``results.json`` holds it (``{"status": ..., ...}``).
+
+    Returns
+    -------
+    line : str
+        The status, with what was not checked spelled out: ``"unchecked-groups
+        (artist/track leakage not checked: no artist or group information)"``, ``"partly-unchecked
+        (3 items without artist or group could not be checked)"``, or the status alone.
+
+    Examples
+    --------
+    >>> status_line({"status": "clean"})
+    'clean'
+    """
+    if isinstance(leakage, LeakageReport):
+        leakage = leakage.to_dict()
+    status = leakage.get("status")
+    if status == "unchecked-groups":
+        return f"{status} ({UNCHECKED_GROUPS})"
+    if status == "partly-unchecked":
+        n = min(v for v in (leakage.get("n_unknown_artist"), leakage.get("n_unknown_group"))
+                if v is not None)
+        return f"{status} ({n} items without artist or group could not be checked)"
+    return str(status)
 
 
 def _as_items(X, name):

@@ -23,6 +23,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from torch.utils.data import Subset
 
+from .exceptions import SmallValidationWarning, ValidationSplitError
+
 __all__ = [
     "MIN_VALID_PER_CLASS",
     "MIN_VALID_TOTAL",
@@ -43,14 +45,6 @@ _WHAT_TO_DO = (
     "fixed max_epochs), or pass your own validation set "
     "(train_split=skorch.helper.predefined_split(skorch.dataset.Dataset(X_valid, y_valid)))"
 )
-
-
-class ValidationSplitError(ValueError):
-    """The internal validation split is impossible on this training set (too few clips)."""
-
-
-class SmallValidationWarning(UserWarning):
-    """The validation set is too small for early stopping or LR schedules to mean much."""
 
 
 def _names(labels, codes):

@@ -219,6 +219,49 @@ def test_random_split_leakage_refused_or_recorded(fma_dir, tmp_path, capsys):
     assert results["leakage"]["status"] == "leak (warned)"
 
 
+def _clips_of_shared_tracks(fma_dir, folder):
+    """2 genres x 6 source tracks x 3 clips, named '<track>_<clip>.mp3' (distinct files)."""
+    src = sorted(Path(fma_dir).rglob("*.mp3"))
+    k = 0
+    for genre in ("Rock", "Pop"):
+        (folder / genre).mkdir(parents=True)
+        for track in range(6):
+            for clip in range(3):
+                target = folder / genre / f"{genre.lower()}{track}_{clip}.mp3"
+                target.write_bytes(src[k].read_bytes())
+                k += 1
+    return folder
+
+
+def test_folder_groups_keep_source_tracks_apart(fma_dir, tmp_path, capsys):
+    folder = _clips_of_shared_tracks(fma_dir, tmp_path / "genres")
+    args = ["train", "--folder", str(folder), "--model", "cnn", *FAST, "--epochs", "1",
+            "--out", str(tmp_path / "runs")]
+    assert main([*args, "--name", "plain"]) == 0
+    out = capsys.readouterr().out
+    assert ("leakage check: unchecked-groups (artist/track leakage not checked: no artist or "
+            "group information)") in out
+    plain = json.loads((tmp_path / "runs" / "plain" / "results.json").read_text())
+    assert plain["leakage"]["status"] == "unchecked-groups"
+    assert main([*args, "--name", "grouped", "--groups", "pattern:{track}_{clip}",
+                 "--group-by", "track"]) == 0
+    assert "leakage check: clean" in capsys.readouterr().out
+    results = json.loads((tmp_path / "runs" / "grouped" / "results.json").read_text())
+    assert results["split_protocol"] == ("random-stratified 70/10/20 (grouped by track from "
+                                         "pattern)")
+    assert results["leakage"]["status"] == "clean" and "group" in results["leakage"]["checks"]
+    split = pd.read_csv(tmp_path / "runs" / "grouped" / "split.csv")
+    test_groups = set(split.loc[split["role"] == "test", "group"])
+    assert test_groups and not test_groups & set(split.loc[split["role"] != "test", "group"])
+    assert "collapsed" in results["metrics"] and isinstance(results["warnings"], list)
+    # a bad group source is a usage error; --groups needs --folder
+    assert main([*args, "--groups", "id3"]) == 2
+    assert "expected 'tags', 'csv:PATH' or 'pattern:PATTERN'" in capsys.readouterr().err
+    assert main(["train", "--fma-dir", str(fma_dir), "--groups", "tags", *FAST]) == 2
+    assert main([*args, "--groups", "pattern:{artist} - {track}"]) == 3
+    assert "does not match 36 of 36 files" in capsys.readouterr().err
+
+
 class _InterruptAt(Callback):
     """Raise KeyboardInterrupt (what Ctrl-C does) in the given epoch's first batch."""
 

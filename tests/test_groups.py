@@ -215,3 +215,28 @@ def test_grouped_split_says_when_there_are_too_few_groups():
     y = ["a"] * 4 + ["b"] * 4
     with pytest.raises(ValueError, match=re.escape("only 2 groups (need at least 5)")):
         random_split(y, groups=["g1"] * 4 + ["g2"] * 4)
+
+
+def test_data_source_of_a_grouped_folder(make_audio):
+    from sklearn_genre.datasets import load_data_source, make_data_source
+    from sklearn_genre.experiment import _selection_cv
+
+    root = _shared_source_folder(make_audio)
+    bunch = load_audio_folder(root, pattern="{track} - take_{clip}", group_by="track")
+    source = make_data_source(bunch, "random")
+    assert source.protocol == "random-stratified 70/10/20 (grouped by track from pattern)"
+    assert not set(source.groups[source.test]) & set(source.groups[source.train])
+    assert list(source.items(source.test).columns) == ["path", "group"]  # no artists known
+    assert list(source.split_table().columns) == ["path", "genre", "artist_id", "group", "role"]
+    cv, name = _selection_cv(source, 3, random_state=0)
+    rows = np.r_[source.train, source.valid]
+    assert name == "3-fold grouped"
+    for train, test in cv.split(source.paths[rows], source.y[rows]):
+        assert not set(source.groups[rows][train]) & set(source.groups[rows][test])
+    # the same through a spec, as the command line and run directories record it
+    spec = {"kind": "folder", "root": str(root), "groups": {"pattern": "{track} - take_{clip}"},
+            "group_by": "track"}
+    again = load_data_source(spec)
+    assert np.array_equal(again.test, source.test) and again.protocol == source.protocol
+    with pytest.raises(ValueError, match="groups must be None, 'tags'"):
+        load_data_source({**spec, "groups": "id3"})

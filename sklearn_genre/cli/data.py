@@ -7,7 +7,10 @@ Data source (one of):
   (FMA's artist-filtered training/validation/test, the default) or ``--split random`` (the
   reference work's stratified random 70/10/20, ``random_state=42``, no artist filter);
 - ``--folder DIR``: one sub-folder per genre (``DIR/<genre>/<file>``); split: random
-  stratified 70/10/20 (no artist ids, so the artist check cannot run);
+  stratified 70/10/20. With ``--groups tags|csv:PATH|pattern:PATTERN`` (and ``--group-by``)
+  the files' artists/albums/source tracks are known: the split keeps them apart and the
+  leakage check checks them; without, the leakage report says the artist/track check did not
+  run;
 - neither: the embedded synthetic FMA-shaped set, generated into the data home once
   (``--synthetic-n-per-genre``, ``--synthetic-duration``).
 
@@ -54,6 +57,16 @@ def add_data_options(parser, *, with_split=True):
     src.add_argument("--folder", metavar="DIR", help="one sub-folder of audio files per genre")
     g.add_argument("--subset", default="small", choices=["small", "medium", "large"],
                    help="FMA subset (default: small)")
+    g.add_argument("--groups", metavar="SOURCE", default=None,
+                   help="with --folder: artists/albums/source tracks of the files, kept apart "
+                   "by the split and checked for leakage: 'tags' (the files' own tags), "
+                   "'csv:PATH' (a table with a path column and artist/album/track/group "
+                   "columns) or 'pattern:PATTERN' (file names, e.g. "
+                   "'pattern:{artist} - {track}_{clip}'). Default: none (the leakage report "
+                   "then says the artist/track check did not run)")
+    g.add_argument("--group-by", choices=["artist", "album", "track"], default="artist",
+                   help="with --groups: which field makes the groups (default: artist, "
+                   "falling back to album, then track, per file)")
     if with_split:
         g.add_argument("--split", choices=["official", "random"], default=None,
                        help="official: FMA's artist-filtered split (default for FMA and the "
@@ -103,6 +116,9 @@ def data_spec(args):
         spec = {"kind": "fma", "root": os.path.abspath(args.fma_dir), "subset": args.subset}
     elif getattr(args, "folder", None):
         spec = {"kind": "folder", "root": os.path.abspath(args.folder)}
+        groups = _groups_option(getattr(args, "groups", None))
+        if groups is not None:
+            spec["groups"], spec["group_by"] = groups, args.group_by
     else:
         spec = {
             "kind": "synthetic",
@@ -111,10 +127,27 @@ def data_spec(args):
             "duration": float(args.synthetic_duration),
             "random_state": 0,
         }
+    if getattr(args, "groups", None) and spec["kind"] != "folder":
+        raise CLIError("--groups applies to --folder data only",
+                       hint="FMA and the synthetic set carry artist ids already")
     split = getattr(args, "split", None)
     if split is not None:
         spec["split"] = split
     return spec
+
+
+def _groups_option(value):
+    """The ``groups`` of a folder spec from ``--groups`` (see add_data_options)."""
+    if value is None:
+        return None
+    if value == "tags":
+        return "tags"
+    kind, sep, arg = value.partition(":")
+    if sep and arg and kind == "csv":
+        return {"metadata": os.path.abspath(arg)}
+    if sep and arg and kind == "pattern":
+        return {"pattern": arg}
+    raise CLIError(f"--groups {value!r}: expected 'tags', 'csv:PATH' or 'pattern:PATTERN'")
 
 
 def load_source(spec, console):
@@ -153,8 +186,11 @@ def load_source(spec, console):
                            hint="use --split random (a genre-folder set has no official "
                            "split)") from None
         hint = "lay the files out as DIR/<genre>/<file>" if kind == "folder" else None
+        if spec.get("groups") is not None:
+            hint = "check the --groups source against the files"
         if split == "random" and "at random" in str(exc):
-            hint = "each genre needs at least 10 files"
+            hint = ("use --group-by track (or album) for more, smaller groups"
+                    if spec.get("groups") is not None else "each genre needs at least 10 files")
         raise CLIError(str(exc), hint=hint, code=EXIT_DATA) from None
 
 

@@ -2,7 +2,7 @@
 
 It generates the synthetic FMA-shaped set into the data home (once), extracts log-mel
 features (cached), trains the CNN-GRU-Attention with the reference recipe (AdamW, weight
-decay 0.03, ReduceLROnPlateau and early stopping on validation accuracy, noise and time-shift
+decay 0.03, ReduceLROnPlateau and early stopping on validation loss, noise and time-shift
 augmentation) on the official artist-filtered training split with the validation split for
 early stopping, evaluates it on the held-out test split, checks for train/test leakage and
 writes the report and figures into a run directory.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .console import EXIT_DATA, EXIT_OK, CLIError
 from .data import add_data_options, cache_dir, data_spec, load_source
+from .train import print_checks
 
 __all__ = ["add_parsers", "expand_audio_paths", "load_run_model", "run_evaluate", "run_predict"]
 
@@ -82,6 +83,7 @@ def load_run_model(run_dir):
 def run_evaluate(args, console):
     """Run ``evaluate``: :func:`sklearn_genre.experiment.evaluate_run`."""
     from ..experiment import evaluate_run, recorded_data_spec
+    from .train import print_checks
 
     run_dir = Path(args.run_dir)
     load_run_model(run_dir)  # a missing or broken model is reported before any data is read
@@ -106,7 +108,7 @@ def run_evaluate(args, console):
     unit = m.get("intervals", {}).get("unit")
     console.result(f"test ({source.protocol}, {m['n_test']} clips): "
                    + result.results["evaluation"].summary(unit=unit))
-    console.result(f"leakage check: {result.results['leakage']['status']}")
+    print_checks(result.results, console)
     console.result(f"evaluation report: {result.run_dir}")
     return EXIT_OK
 
@@ -114,18 +116,19 @@ def run_evaluate(args, console):
 def _evaluate_folder(args, console, run_dir):
     """``evaluate RUN --folder DIR``: every file of DIR (:func:`~sklearn_genre.experiment.
     evaluate_folder`)."""
+    from ..datasets.source import folder_groups
     from ..experiment import evaluate_folder
     from ..leakage import LeakageError
+    from .data import _groups_option
 
     if args.split:
         raise CLIError("--split does not apply to --folder: every file of the folder is "
                        "evaluated", hint="drop --split")
     try:
         result = evaluate_folder(
-            run_dir, args.folder, tags=getattr(args, "tags", False),
-            metadata=getattr(args, "metadata", None), pattern=getattr(args, "pattern", None),
-            group_by=getattr(args, "group_by", None) or "artist", out=args.out,
-            on_leak=args.on_leak, command=args.command_line,
+            run_dir, args.folder,
+            **folder_groups(_groups_option(args.groups), args.group_by or "artist"),
+            out=args.out, on_leak=args.on_leak, command=args.command_line,
             runtime={"memory": cache_dir(args), "n_jobs": args.n_jobs,
                      "verbose": 1 if console.progress else 0},
         )
@@ -136,7 +139,7 @@ def _evaluate_folder(args, console, run_dir):
     unit = result.metrics.get("intervals", {}).get("unit")
     for line in result.results["outside"].summary_lines(unit=unit):
         console.result(line)
-    console.result(f"leakage check: {result.results['leakage']['status']}")
+    print_checks(result.results, console)
     console.result(f"evaluation report: {result.run_dir}")
     return EXIT_OK
 

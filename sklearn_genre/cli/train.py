@@ -41,6 +41,7 @@ __all__ = [
     "add_training_options",
     "build_classifier",
     "build_pipeline",
+    "print_checks",
     "print_summary",
     "run",
     "training_from_args",
@@ -170,11 +171,20 @@ def print_summary(result, console):
         scores = (f"accuracy {m['accuracy']:.4f}, balanced accuracy "
                   f"{m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}")
     console.result(f"test ({results['split_protocol']}, {m['n_test']} clips): {scores}")
-    console.result(f"leakage check: {results['leakage']['status']}")
+    print_checks(results, console)
     console.result(f"run directory: {run_dir}")
     for key, name in sorted(results["files"].items()):
         console.info(f"  {key}: {run_dir / name}")
     console.info(f"  model: {run_dir / MODEL_FILENAME}")
+
+
+def print_checks(results, console):
+    """The leakage check's outcome and the prediction flags (collapse, chance) of results."""
+    from ..leakage import status_line
+
+    console.result(f"leakage check: {status_line(results['leakage'])}")
+    for message in results.get("warnings", []):
+        console.warn(message)
 
 
 def run(args, console):

@@ -21,6 +21,7 @@ from .fma import (
     read_tracks,
 )
 from .folder import AUDIO_EXTENSIONS, find_audio_files, load_audio_folder
+from .groups import read_tags
 from .home import DATA_HOME_ENV, get_data_home
 from .source import DEFAULT_SYNTHETIC, DataSource, load_data_source, make_data_source
 from .splits import (
@@ -73,5 +74,6 @@ __all__ = [
     "official_split",
     "random_split",
     "read_genres",
+    "read_tags",
     "read_tracks",
 ]

@@ -41,8 +41,9 @@ def make_bunch(frame, *, excluded, missing, has_artists, has_split, descr, as_fr
     as_frame, return_X_y : bool
         As in scikit-learn's fetchers.
     groups : array-like of shape (n_tracks,), default=None
-        Groups that splits keep apart (None entries: unknown). Default: the artist ids when
-        ``has_artists``, else None.
+        Groups that splits keep apart (None entries: unknown), from a genre folder's group
+        source. FMA-shaped sets leave it None: their artist ids serve the artist-filtered
+        official split, and their random split is the reference work's, ungrouped on purpose.
     **extra
         Further Bunch fields (``root``, ``subset``, ...).
     """
@@ -64,8 +65,7 @@ def make_bunch(frame, *, excluded, missing, has_artists, has_split, descr, as_fr
         paths=paths,
         target_names=np.array(sorted(set(target)), dtype=object),
         artist_ids=frame["artist_id"].to_numpy() if has_artists else None,
-        groups=(np.asarray(groups, dtype=object) if groups is not None
-                else frame["artist_id"].to_numpy() if has_artists else None),
+        groups=None if groups is None else np.asarray(groups, dtype=object),
         split=frame["split"].to_numpy(dtype=object) if has_split else None,
         excluded=excluded,
         missing=list(missing),

@@ -30,6 +30,7 @@ from .splits import TrainValidTest, official_split, random_split
 __all__ = [
     "DEFAULT_SYNTHETIC",
     "DataSource",
+    "folder_groups",
     "load_data_source",
     "make_data_source",
 ]
@@ -65,6 +66,10 @@ class DataSource:
         for a data set passed in as a Bunch.
     clip_duration : float or None
         Known clip length in seconds (synthetic sets), else None.
+    groups : ndarray of shape (n_tracks,) or None
+        Group of each track (artist, album or source track, from a genre folder's tags,
+        metadata table or file names; None entries unknown) when known. The random split
+        keeps groups apart and the leakage check checks them.
     """
 
     paths: np.ndarray
@@ -77,6 +82,7 @@ class DataSource:
     description: str = ""
     spec: dict = field(default_factory=dict)
     clip_duration: float | None = None
+    groups: np.ndarray | None = None
 
     @property
     def kind(self):
@@ -94,13 +100,15 @@ class DataSource:
         Returns
         -------
         items : DataFrame
-            Columns ``path`` and, when artists are known, ``artist_id``.
+            Columns ``path`` and, when known, ``artist_id`` and ``group``.
         """
         import pandas as pd
 
         frame = {"path": self.paths[index]}
         if self.artist_ids is not None:
             frame["artist_id"] = self.artist_ids[index]
+        if self.groups is not None:
+            frame["group"] = self.groups[index]
         return pd.DataFrame(frame)
 
     def split_table(self):
@@ -108,21 +116,23 @@ class DataSource:
 
         Returns
         -------
-        table : DataFrame of shape (n_tracks, 4)
-            What a run directory's ``split.csv`` holds.
+        table : DataFrame of shape (n_tracks, 4 or 5)
+            What a run directory's ``split.csv`` holds; a ``group`` column after
+            ``artist_id`` when groups are known.
         """
         import pandas as pd
 
         role = np.full(len(self.paths), "", dtype=object)
         role[self.train], role[self.valid], role[self.test] = "train", "valid", "test"
-        return pd.DataFrame(
-            {
-                "path": self.paths,
-                "genre": self.y,
-                "artist_id": self.artist_ids if self.artist_ids is not None else np.nan,
-                "role": role,
-            }
-        )
+        table = {
+            "path": self.paths,
+            "genre": self.y,
+            "artist_id": self.artist_ids if self.artist_ids is not None else np.nan,
+        }
+        if self.groups is not None:
+            table["group"] = self.groups
+        table["role"] = role
+        return pd.DataFrame(table)
 
     def fingerprint(self):
         """:func:`sklearn_genre.provenance.data_fingerprint` of the files, labels and roles.
@@ -147,14 +157,21 @@ def _resolve_split(split, y, bunch, description):
                                  "or pass index arrays")
             return official_split(bunch), FMA_OFFICIAL, "official"
         if split == "random":
+            groups = getattr(bunch, "groups", None)
             try:
-                tvt = random_split(y, **RANDOM_SPLIT)
+                tvt = random_split(y, groups=groups, **RANDOM_SPLIT)
             except ValueError as exc:
-                raise ValueError(f"cannot split {description} at random (each genre needs at "
-                                 f"least 10 files): {exc}") from None
+                need = ("enough groups" if groups is not None
+                        else "each genre needs at least 10 files")
+                raise ValueError(f"cannot split {description} at random ({need}): "
+                                 f"{exc}") from None
             train = 1 - RANDOM_SPLIT["test_size"] - RANDOM_SPLIT["valid_size"]
+            grouped_by = None
+            if groups is not None:
+                grouped_by = (f"{getattr(bunch, 'group_by', 'group')} from "
+                              f"{getattr(bunch, 'group_source', 'groups')}")
             protocol = random_split_protocol(train, RANDOM_SPLIT["valid_size"],
-                                             RANDOM_SPLIT["test_size"])
+                                             RANDOM_SPLIT["test_size"], grouped_by=grouped_by)
             return tvt, protocol, "random"
         raise ValueError(f"split must be 'official', 'random', a (train, valid, test) tuple or "
                          f"a dict of index arrays; got {split!r}")
@@ -200,7 +217,10 @@ def make_data_source(data, split="official", *, description=None, spec=None,
     split : "official", "random", tuple or dict, default="official"
         ``"official"``: the data set's predefined split (FMA's artist-filtered
         training / validation / test); ``"random"``: stratified random 70/10/20 with
-        ``random_state=42`` (the reference work's; no artist filter);
+        ``random_state=42`` (the reference work's; no artist filter), which keeps the
+        Bunch's ``groups`` apart when it has them (a genre folder loaded with tags, a
+        metadata table or a file-name pattern: :func:`~sklearn_genre.datasets.random_split`
+        with ``groups``);
         ``(train, valid, test)`` or ``{"train": ..., "valid": ..., "test": ...}``: positional
         index arrays (``valid`` may be empty: the classifier then holds out its own
         validation fraction).
@@ -249,6 +269,7 @@ def make_data_source(data, split="official", *, description=None, spec=None,
     spec = dict(spec) if spec is not None else {"kind": "given", "description": description}
     spec.setdefault("split", split_name)
     artist_ids = getattr(data, "artist_ids", None)
+    groups = getattr(data, "groups", None)
     return DataSource(
         paths=paths,
         y=y,
@@ -260,7 +281,37 @@ def make_data_source(data, split="official", *, description=None, spec=None,
         description=description,
         spec=spec,
         clip_duration=clip_duration,
+        groups=None if groups is None else np.asarray(groups, dtype=object),
     )
+
+
+def folder_groups(groups, group_by="artist"):
+    """:func:`~sklearn_genre.datasets.load_audio_folder` keywords of a spec's group source.
+
+    Parameters
+    ----------
+    groups : None, "tags" or dict
+        ``None`` (no groups), ``"tags"``, ``{"metadata": CSV}`` or ``{"pattern": PATTERN}``.
+    group_by : {"artist", "album", "track"}, default="artist"
+
+    Returns
+    -------
+    kwargs : dict
+        E.g. ``{"tags": True, "group_by": "artist"}``; empty for ``None``.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+    """
+    if groups is None:
+        return {}
+    if groups == "tags":
+        return {"tags": True, "group_by": group_by}
+    if isinstance(groups, dict) and len(groups) == 1 and set(groups) <= {"metadata", "pattern"}:
+        return {**groups, "group_by": group_by}
+    raise ValueError(f"groups must be None, 'tags', {{'metadata': CSV}} or "
+                     f"{{'pattern': PATTERN}}; got {groups!r}")
 
 
 def load_data_source(spec, *, verbose=False):
@@ -273,7 +324,9 @@ def load_data_source(spec, *, verbose=False):
         ``"random"`` for folders, else ``"official"``):
 
         - ``{"kind": "fma", "root": DIR, "subset": "small"}``: :func:`load_fma` of ``DIR``;
-        - ``{"kind": "folder", "root": DIR}``: :func:`load_audio_folder` of ``DIR``;
+        - ``{"kind": "folder", "root": DIR}``: :func:`load_audio_folder` of ``DIR``; with
+          ``"groups"``: ``"tags"``, ``{"metadata": CSV}`` or ``{"pattern": PATTERN}``, and
+          ``"group_by"`` (``"artist"``, ``"album"`` or ``"track"``), its group source;
         - ``{"kind": "synthetic", "data_home": DIR, "n_per_genre": N, "duration": S,
           "random_state": 0, "n_jobs": None}``: :func:`load_default_dataset` (generated
           once into ``DIR``).
@@ -314,7 +367,8 @@ def load_data_source(spec, *, verbose=False):
         root = Path(spec["root"])
         if not root.is_dir():
             raise FileNotFoundError(f"audio folder not found: {root}")
-        bunch = load_audio_folder(root)
+        bunch = load_audio_folder(root, **folder_groups(spec.get("groups"),
+                                                        spec.get("group_by", "artist")))
         description = f"genre folders at {root}"
     elif kind == "synthetic":
         n_jobs = spec.pop("n_jobs", None)

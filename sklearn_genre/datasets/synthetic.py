@@ -350,7 +350,8 @@ def load_default_dataset(data_home=None, *, n_per_genre=30, duration=30.0, diffi
         # replace=True: an interrupted or outdated generation of ours is replaced.
         with atomic_directory(folder, replace=True) as tmp:
             make_fma_like(tmp, n_per_genre=n_per_genre, duration=duration,
-                          n_artists_per_genre=n_artists_per_genre, difficulty=difficulty, random_state=random_state, sr=sr,
+                          n_artists_per_genre=n_artists_per_genre, difficulty=difficulty,
+                          random_state=random_state, sr=sr,
                           stereo=stereo, bit_rate=256, n_jobs=n_jobs, verbose=verbose)
             write_json(tmp / _MARKER, params, indent=1, sort_keys=True, fsync=False)
         generated = True
