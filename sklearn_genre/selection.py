@@ -203,8 +203,9 @@ def compare_models(
         deviation), ``min_m`` and ``max_m`` over the folds (and ``mean_train_m`` /
         ``std_train_m`` with ``return_train_score``), then ``mean_fit_time``,
         ``std_fit_time``, ``mean_score_time`` (seconds), ``n_splits`` and ``wall_time``
-        (seconds for the whole cross-validation of that model). Unless ``n_resamples=0``
-        and when no item is in two test folds: ``n_pooled`` (out-of-fold items),
+        (seconds for the whole cross-validation of that model). Unless ``n_resamples=0``,
+        a fit failed (numeric ``error_score``) or an item is in two test folds:
+        ``n_pooled`` (out-of-fold items),
         ``pooled_accuracy`` with ``pooled_accuracy_low`` / ``_high`` (its interval),
         ``diff_vs_best`` with ``diff_vs_best_low`` / ``_high`` (paired interval of the
         accuracy difference to the model with the highest pooled accuracy; 0 for that
@@ -261,7 +262,10 @@ def compare_models(
         )
         if pooled:
             fitted = res.pop("estimator")
-            oof[name] = np.concatenate([
+            failed = any(np.isnan(np.asarray(v, dtype=float)).any()
+                         for k, v in res.items() if k.startswith("test_"))
+            # a fit that failed under a numeric error_score has no predictions to pair
+            oof[name] = None if failed else np.concatenate([
                 np.asarray(est.predict(_safe_indexing(X, np.asarray(test))))
                 for est, (_, test) in zip(fitted, splits)
             ])
@@ -293,7 +297,7 @@ def compare_models(
                   f"({wall:.1f} s)")
     table = pd.DataFrame(rows).set_index("model")
     table.attrs["cv_results"] = raw
-    if pooled:
+    if pooled and all(pred is not None for pred in oof.values()):
         if groups is None:
             groups = getattr(cv, "artist_ids", None)
         _paired_columns(table, y[test_rows], oof,

@@ -312,3 +312,17 @@ def test_format_search_summary_lists_ties_with_plain_values():
     assert "1 other candidate(s) of 3 are statistically tied with it" in lines[1]
     assert lines[2].strip().startswith("C=1.5 (mean accuracy 0.570")
     assert "C=2.5" not in text and "OrderedDict" not in text and "np." not in text
+
+
+def test_compare_models_with_a_failing_fit_skips_the_pairing():
+    class Broken(DummyClassifier):
+        def fit(self, X, y, sample_weight=None):
+            raise RuntimeError("boom")
+
+    X = np.r_[np.zeros((10, 1)), np.ones((10, 1))]
+    y = np.array([0] * 10 + [1] * 10)
+    with pytest.warns(UserWarning):
+        table = compare_models(X, y, models={"ok": DummyClassifier(), "broken": Broken()},
+                               cv=2, error_score=np.nan)
+    assert np.isnan(table.loc["broken", "mean_accuracy"])
+    assert "pooled_accuracy" not in table
