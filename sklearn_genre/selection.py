@@ -44,7 +44,6 @@ from sklearn.model_selection import (
     cross_validate,
 )
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
 from .classifiers import (
     CNNClassifier,
@@ -266,7 +265,7 @@ def compare_models(
                          for k, v in res.items() if k.startswith("test_"))
             # a fit that failed under a numeric error_score has no predictions to pair
             oof[name] = None if failed else np.concatenate([
-                np.asarray(est.predict(_safe_indexing(X, np.asarray(test))))
+                np.asarray(est.predict(_rows(X, np.asarray(test))))
                 for est, (_, test) in zip(fitted, splits)
             ])
             del fitted
@@ -306,6 +305,15 @@ def compare_models(
                         random_state=random_state)
         table.attrs["oof_index"] = test_rows
     return table
+
+
+def _rows(X, index):
+    """Rows ``index`` of ``X``: a DataFrame, an array (dense or sparse) or a list of paths."""
+    if hasattr(X, "iloc"):
+        return X.iloc[index]
+    if hasattr(X, "shape"):
+        return X[index]
+    return [X[i] for i in index]
 
 
 def _paired_columns(table, y_true, oof, groups, **bootstrap):

@@ -315,14 +315,21 @@ def test_format_search_summary_lists_ties_with_plain_values():
 
 
 def test_compare_models_with_a_failing_fit_skips_the_pairing():
+    calls = []
+
     class Broken(DummyClassifier):
         def fit(self, X, y, sample_weight=None):
-            raise RuntimeError("boom")
+            calls.append(1)
+            if len(calls) == 1:  # the first fold's fit fails, the second works
+                raise RuntimeError("boom")
+            return super().fit(X, y, sample_weight)
 
     X = np.r_[np.zeros((10, 1)), np.ones((10, 1))]
     y = np.array([0] * 10 + [1] * 10)
-    with pytest.warns(UserWarning):
+    from sklearn.exceptions import FitFailedWarning
+
+    with pytest.warns(FitFailedWarning):
         table = compare_models(X, y, models={"ok": DummyClassifier(), "broken": Broken()},
                                cv=2, error_score=np.nan)
     assert np.isnan(table.loc["broken", "mean_accuracy"])
-    assert "pooled_accuracy" not in table
+    assert "pooled_accuracy" not in table and "oof_predictions" not in table.attrs
