@@ -293,6 +293,28 @@ def test_tiny_data_holds_out_one_clip_per_class_and_warns():
     assert sum(b.get("train_batch_size", 0) for b in batches) == 6
 
 
+def test_pipeline_on_three_genres_of_three_clips(make_audio):
+    # the repro: skorch's split crashed inside Pipeline.fit on 3 x 3 clips
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_genre.features import MelSpectrogramTransformer
+
+    paths, y = [], []
+    for kind in ("tone", "noise", "drums"):
+        for k in range(3):
+            paths.append(str(make_audio(f"{kind}{k}.wav", kind, sr=8000, duration=0.5,
+                                        seed=k, freq=220.0 * (k + 1))))
+            y.append(kind)
+    pipe = Pipeline([
+        ("mel", MelSpectrogramTransformer(sr=8000, n_mels=16, n_fft=256, hop_length=128,
+                                          duration=0.5)),
+        ("clf", CNNGRUAttentionClassifier(max_epochs=1, verbose=0, random_state=0)),
+    ])
+    with pytest.warns(SmallValidationWarning, match="3 clips"):
+        pipe.fit(paths, y)
+    assert set(pipe.predict(paths)) <= {"tone", "noise", "drums"}
+
+
 def test_a_class_with_one_clip_is_a_clear_error():
     X, y = make_data(n=8, labels=("a", "b", "c"))  # a: 3, b: 3, c: 2 clips
     X, y = X[:-1], y[:-1]
