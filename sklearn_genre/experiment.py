@@ -72,6 +72,7 @@ __all__ = [
     "TRAINING_OPTIONS",
     "ExperimentError",
     "ExperimentResult",
+    "evaluate_folder",
     "evaluate_run",
     "fit_final_step",
     "load_run_model",
@@ -563,6 +564,7 @@ def _run(estimator, source, run_dir, *, on_leak, checkpoint, time_limit, extra_c
                 leakage_report=leakage,
                 config=config,
                 data_fingerprint=fingerprint,
+                **_test_groups(source, source.test),
                 extra={
                     "interrupted": interrupted,
                     "fit_seconds": seconds,
@@ -901,8 +903,134 @@ def evaluate_run(run_dir, data=None, *, split="official", out=None, on_leak="war
             history=None,
             config=config,
             data_fingerprint=source.fingerprint(),
+            **_test_groups(source, source.test),
         )
     results["run_dir"] = eval_dir
+    return ExperimentResult(estimator=model, results=results, run_dir=eval_dir)
+
+
+def _test_groups(source, index):
+    """``groups`` and ``group_name`` for :func:`~sklearn_genre.report.write_report`.
+
+    The test items' groups (a source's ``groups``, else its artist ids) when every one is
+    known, so the intervals resample them; else none (the intervals resample clips).
+    """
+    groups = getattr(source, "groups", None)
+    name = "groups"
+    if groups is None:
+        groups, name = source.artist_ids, "artists"
+    if groups is None:
+        return {}
+    groups = np.asarray(groups, dtype=object)[index]
+    if any(g is None or (isinstance(g, float) and np.isnan(g)) for g in groups):
+        return {}
+    return {"groups": groups, "group_name": name}
+
+
+def evaluate_folder(run_dir, folder, *, tags=False, metadata=None, pattern=None,
+                    group_by="artist", out=None, on_leak="warn", runtime=None, command=None,
+                    n_resamples=2000, random_state=0):
+    """Score a run's saved model on *every* file of an outside folder ``folder/<genre>/``.
+
+    Files of genres the model was trained on are scored (with 95 % bootstrap intervals, over
+    the files' groups when the folder has them); files of other genres are listed with their
+    counts and predictions, and trained genres the folder lacks are listed; both are kept out
+    of the scores (:func:`~sklearn_genre.evaluation.evaluate_outside`). The folder's files are
+    checked against the run's training tracks (same file, same content, shared groups).
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A run directory of :func:`run_experiment` or ``sklearn-genre train``.
+    folder : str or path-like
+        One sub-folder of audio files per genre.
+    tags, metadata, pattern, group_by
+        Where the files' artists / tracks come from, as in
+        :func:`~sklearn_genre.datasets.load_audio_folder`.
+    out : str or path-like, default=None
+        Parent folder of the evaluation directory; None: ``run_dir/evaluations``.
+    on_leak : {"warn", "raise", "ignore"}, default="warn"
+    runtime : dict, default=None
+        Run-time settings of the feature steps (``{"memory": DIR, "n_jobs": 4}``).
+    command : list of str, default=None
+        The command line to record.
+    n_resamples : int, default=2000
+    random_state : int, default=0
+        Of the bootstrap intervals.
+
+    Returns
+    -------
+    result : ExperimentResult
+        ``results`` is what ``results.json`` holds, plus ``"evaluation"`` (the
+        :class:`~sklearn_genre.evaluation.EvaluationResult` of the scored files) and
+        ``"outside"`` (the :class:`~sklearn_genre.evaluation.OutsideEvaluation`). The
+        directory also holds ``unscored.csv`` (files of unknown genres and what the model
+        called them).
+    """
+    import pandas as pd
+
+    from .atomic import atomic_write
+    from .datasets import load_audio_folder
+    from .evaluation import evaluate_outside
+    from .leakage import check_leakage
+    from .provenance import RunInfo, data_fingerprint, make_run_dir
+    from .report import write_report
+
+    run_dir = Path(run_dir)
+    model = load_run_model(run_dir)
+    bunch = load_audio_folder(folder, tags=tags, metadata=metadata, pattern=pattern,
+                              group_by=group_by)
+    paths = np.asarray(bunch.paths, dtype=object)
+    y = np.asarray(bunch.target)
+    groups = getattr(bunch, "groups", None)
+    known_groups = groups is not None and all(g is not None for g in groups)
+
+    leak_train = _run_training_items(run_dir)
+    leakage = None
+    if leak_train is None:
+        logger.warning(f"{run_dir / 'split.csv'} is missing: the folder is not checked "
+                       "against the run's training tracks")
+    else:
+        leakage = check_leakage(leak_train[["path"]], pd.DataFrame({"path": paths}),
+                                protocol="outside folder", on_leak=on_leak)
+        (logger.info if not leakage.leaked else logger.warning)(
+            "leakage check: " + leakage.summary())
+
+    eval_dir = make_run_dir(Path(out) if out is not None else run_dir / "evaluations")
+    protocol = f"outside folder {os.path.abspath(folder)} (every file)"
+    config = {"run_dir": os.path.abspath(run_dir),
+              "data": {"kind": "outside folder", "folder": os.path.abspath(folder),
+                       "tags": tags, "metadata": None if metadata is None else str(metadata),
+                       "pattern": None if pattern is None else str(pattern),
+                       "group_by": group_by}}
+    with RunInfo(eval_dir, command=command, config=config), _runtime(model, runtime or {}):
+        outside = evaluate_outside(model, list(paths), y,
+                                   groups=groups if known_groups else None,
+                                   n_resamples=n_resamples, random_state=random_state)
+        known = np.isin(y, outside.trained_labels)
+        unscored = pd.DataFrame({"path": paths[~known], "genre": y[~known],
+                                 "y_pred": outside.y_pred[~known]})
+        with atomic_write(eval_dir / "unscored.csv", "w", encoding="utf-8") as f:
+            unscored.to_csv(f, index=False)
+        bookkeeping = {k: v for k, v in outside.to_dict().items()
+                       if k in ("n_items", "n_scored", "trained_labels", "unknown_labels",
+                                "unknown_predictions", "missing_labels")}
+        results = write_report(
+            eval_dir,
+            estimator=model,
+            X_test=list(paths[known]),
+            y_test=None,
+            split_protocol=protocol,
+            leakage_report=leakage,
+            history=None,
+            config=config,
+            data_fingerprint=data_fingerprint(list(paths), labels=y),
+            evaluation_result=outside.result,
+            group_name=group_by + "s" if known_groups else "groups",
+            extra={"outside": {**bookkeeping, "unscored_file": "unscored.csv"}},
+        )
+    results["run_dir"] = eval_dir
+    results["outside"] = outside
     return ExperimentResult(estimator=model, results=results, run_dir=eval_dir)
 
 
@@ -1007,13 +1135,18 @@ def run_comparison(features, data, *, models=None, params=None, split="official"
     Returns
     -------
     table : DataFrame
-        One row per model (``mean_accuracy``, ``std_accuracy``, ``mean_fit_time`` ...).
+        One row per model (``mean_accuracy``, ``std_accuracy``, ``min_accuracy``,
+        ``max_accuracy``, ``mean_fit_time``, the pooled held-out accuracy with its interval
+        and the paired difference to the best with its interval: see
+        :func:`~sklearn_genre.selection.compare_models`). ``table.attrs["text"]`` is
+        :func:`~sklearn_genre.selection.format_comparison`'s printout, also written to
+        ``comparison.txt``.
     out_dir : pathlib.Path
         The comparison directory.
     """
     from .figures import plot_model_comparison
     from .provenance import RunInfo, make_run_dir, write_results_json
-    from .selection import MODELS, compare_models, make_model
+    from .selection import MODELS, compare_models, format_comparison, make_model
 
     models = list(models or MODELS)
     source, features, X, y, splitter, cv_name = _selection_data(features, data, split, cv,
@@ -1029,10 +1162,16 @@ def run_comparison(features, data, *, models=None, params=None, split="official"
             table = compare_models(X, y, models=models, params=params, cv=splitter,
                                    verbose=verbose)
         table.to_csv(out_dir / "comparison.csv")
+        text = format_comparison(table, unit="artists" if source.artist_ids is not None
+                                 else None)
+        (out_dir / "comparison.txt").write_text(text + "\n", encoding="utf-8")
         plot_model_comparison(table, path=out_dir / "comparison.png")
         write_results_json(out_dir, {"kind": "compare", "split_protocol": source.protocol,
                                      "cv": cv_name, "table": table.reset_index(),
+                                     "best": table.attrs.get("best"),
+                                     "intervals": table.attrs.get("intervals"),
                                      "config": config})
+    table.attrs["text"] = text
     return table, out_dir
 
 
@@ -1077,7 +1216,9 @@ def run_search(estimator, data, *, strategy="grid", split="official", cv="offici
     Returns
     -------
     search : GridSearchCV or BayesSearchCV
-        Fitted (``refit=False``).
+        Fitted (``refit=False``); ``search.results_table_`` is
+        :func:`~sklearn_genre.selection.search_results_frame`'s table (best first, with
+        ``tied_with_best``), for :func:`~sklearn_genre.selection.format_search_summary`.
     out_dir : pathlib.Path
     """
     from sklearn.base import clone
@@ -1117,7 +1258,8 @@ def run_search(estimator, data, *, strategy="grid", split="official", cv="offici
         logger.info(f"{strategy} search of {_model_name(final)} ({cv_name}, {len(y)} clips)")
         with _small_data(cv_name):
             search.fit(X, y)
-        table = search_results_frame(search)
+        n_test = len(source.valid) if cv_name == "validation split" else None
+        table = search_results_frame(search, n_test=n_test)
         table.to_csv(out_dir / "search_results.csv", index=False)
         figures = {}
         for param in plotted:
@@ -1125,8 +1267,26 @@ def run_search(estimator, data, *, strategy="grid", split="official", cv="offici
             hue = "batch_size" if strategy == "grid" and param == "lr" else None
             plot_search_results(search.cv_results_, param, hue=hue, path=out_dir / fname)
             figures[param] = fname
+        params = [c for c in table.columns if not c.startswith(
+            ("rank_test_", "mean_", "std_", "split", "tied_with_best"))]
+        tied = [{p: _plain(row[p]) for p in params if not _missing(row[p])}
+                for _, row in table[table["tied_with_best"]].iterrows()]
         write_results_json(out_dir, {"kind": "search", "split_protocol": source.protocol,
-                                     "cv": cv_name, "best_params": search.best_params_,
-                                     "best_score": search.best_score_, "results": table,
-                                     "figures": figures, "config": config})
+                                     "cv": cv_name,
+                                     "best_params": {k: _plain(v) for k, v in
+                                                     search.best_params_.items()},
+                                     "best_score": search.best_score_,
+                                     "tied_with_best": tied,
+                                     "tie_rule": table.attrs.get("tie_rule"),
+                                     "results": table, "figures": figures, "config": config})
+    search.results_table_ = table
     return search, out_dir
+
+
+def _plain(value):
+    """A numpy scalar as the Python value (JSON and printouts without numpy types)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _missing(value):
+    return value is None or (isinstance(value, float) and np.isnan(value))

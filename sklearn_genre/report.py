@@ -8,9 +8,11 @@
 - ``classification_report.txt`` (per-genre precision, recall, F1, support; split protocol and
   leakage status in its header);
 - ``predictions.csv`` (one row per test item: input when it is a path, true and predicted
-  genre);
-- ``results.json``, last, so its presence means the report is complete: metrics (with
-  ``collapsed`` and ``at_chance`` flags, and their sentences in ``warnings``, from
+  genre, group when known);
+- ``results.json``, last, so its presence means the report is complete: metrics with their
+  95 % bootstrap intervals (``accuracy_ci95``, ``balanced_accuracy_ci95``, ``macro_f1_ci95``
+  and ``intervals``: what was resampled, groups or clips, and how many) and the
+  ``collapsed`` and ``at_chance`` flags (their sentences in ``warnings``, from
   :func:`sklearn_genre.diagnostics.diagnose_predictions`), confusion
   matrix, per-genre report, split protocol, leakage check outcome, training summary, config,
   data fingerprint, package versions and platform.
@@ -112,6 +114,9 @@ def write_report(
     data_fingerprint=None,
     labels=None,
     extra=None,
+    groups=None,
+    group_name="groups",
+    evaluation_result=None,
 ):
     """Evaluate ``estimator`` on the test set and write the full report into ``run_dir``.
 
@@ -145,6 +150,16 @@ def write_report(
         Genre order (see :func:`sklearn_genre.evaluation.evaluate`).
     extra : mapping, default=None
         More top-level entries for ``results.json`` (must not replace the standard ones).
+    groups : array-like of shape (n_samples,), default=None
+        Group (artist, album, source track) of each test item. The 95 % intervals of the
+        metrics then come from a bootstrap over groups, else over clips (see
+        :func:`sklearn_genre.evaluation.bootstrap_ci`).
+    group_name : str, default="groups"
+        Plural name of the groups in the text report, e.g. ``"artists"``.
+    evaluation_result : EvaluationResult, default=None
+        Scores computed already (e.g. ``evaluate_outside(...).result``, whose items are
+        ``X_test``); then ``estimator`` is not called, and ``y_test``, ``labels`` and
+        ``groups`` are taken from it.
 
     Returns
     -------
@@ -162,7 +177,13 @@ def write_report(
     if clash:
         raise ValueError(f"extra must not replace standard results entries: {sorted(clash)}")
 
-    result = evaluate(estimator, X_test, y_test, labels=labels)
+    if evaluation_result is None:
+        result = evaluate(estimator, X_test, y_test, labels=labels, groups=groups)
+    else:
+        result = evaluation_result
+        if len(X_test) != result.n_samples:
+            raise ValueError(f"X_test has {len(X_test)} items but evaluation scored "
+                             f"{result.n_samples}")
     files = {}
 
     plot_confusion_matrix(result, path=run_dir / "confusion_matrix.png")
@@ -191,8 +212,8 @@ def write_report(
         f"split protocol: {split_protocol}\n"
         f"leakage check: {leakage['status']}\n"
         f"test items: {result.n_samples}\n"
-        f"accuracy {result.accuracy:.4f}  balanced accuracy {result.balanced_accuracy:.4f}  "
-        f"macro F1 {result.macro_f1:.4f}\n\n"
+        + "".join(f"{line}\n" for line in result.summary_lines(unit=group_name))
+        + "\n"
     )
     flags = diagnose_predictions(result.y_true, result.y_pred)
     _write_text(run_dir / "classification_report.txt",
@@ -209,9 +230,8 @@ def write_report(
         "leakage": leakage,
         "metrics": {
             "n_test": evaluation["n_samples"],
-            "accuracy": evaluation["accuracy"],
-            "balanced_accuracy": evaluation["balanced_accuracy"],
-            "macro_f1": evaluation["macro_f1"],
+            **{k: v for k, v in evaluation.items()
+               if k.startswith(("accuracy", "balanced_accuracy", "macro_f1", "intervals"))},
         },
         "labels": evaluation["labels"],
         "confusion_matrix": evaluation["confusion_matrix"],
@@ -229,6 +249,8 @@ def write_report(
     results["metrics"].update({name: any(f["flag"] == name for f in flags)
                                for name in ("collapsed", "at_chance")})
     results["warnings"] = [f["message"] for f in flags]
+    if result.groups is not None and "intervals" in results["metrics"]:
+        results["metrics"]["intervals"]["unit"] = group_name
     results.update(extra or {})
     write_results_json(run_dir, results)
     results["evaluation"] = result
@@ -253,6 +275,8 @@ def _write_predictions(path, X, result):
         first = X[0] if not isinstance(X, pd.Series) else X.iloc[0]
         if isinstance(first, (str, os.PathLike)):
             frame.insert(0, "path", [os.fspath(x) for x in X])
+    if result.groups is not None:
+        frame["group"] = result.groups
     frame["correct"] = frame["y_true"] == frame["y_pred"]
     with atomic_write(path, "w", encoding="utf-8") as f:
         frame.to_csv(f, index=False)

@@ -110,6 +110,7 @@ def test_evaluate_round_trip(trained_run, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "accuracy" in out and "leakage check: clean" in out
+    assert "(95 % CI " in out and "bootstrap over" in out
     evals = list((trained_run / "evaluations").iterdir())
     assert len(evals) == 1
     res = json.loads((evals[0] / "results.json").read_text())
@@ -117,6 +118,35 @@ def test_evaluate_round_trip(trained_run, capsys):
     # same model, same test split -> same scores as the run's own report
     assert res["metrics"]["accuracy"] == pytest.approx(before["metrics"]["accuracy"])
     assert read_run_info(evals[0])["status"] == "completed"
+
+
+def test_evaluate_outside_folder_scores_every_file(trained_run, tmp_path, capsys):
+    split = pd.read_csv(trained_run / "split.csv")
+    test = split[split["role"] == "test"].drop_duplicates("genre")
+    folder = tmp_path / "outside"
+    chosen = test.iloc[:2]  # one clip of two trained genres; the other six are missing
+    for _, row in chosen.iterrows():
+        (folder / row["genre"]).mkdir(parents=True)
+        (folder / row["genre"] / Path(row["path"]).name).write_bytes(Path(row["path"]).read_bytes())
+    (folder / "Polka").mkdir()
+    (folder / "Polka" / "p.mp3").write_bytes(Path(test.iloc[2]["path"]).read_bytes())
+    code = main(["evaluate", str(trained_run), "--folder", str(folder), "--no-cache",
+                 "--out", str(tmp_path / "ev")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "scored 2 of 3 files" in out and "bootstrap over 2 clips" in out
+    assert "Polka (1)" in out and "no file here" in out
+    (ev,) = (tmp_path / "ev").iterdir()
+    res = json.loads((ev / "results.json").read_text())
+    assert res["metrics"]["n_test"] == 2 and len(res["metrics"]["accuracy_ci95"]) == 2
+    assert res["outside"]["unknown_labels"] == {"Polka": 1}
+    trained = set(split["genre"])
+    assert set(res["outside"]["missing_labels"]) == trained - set(chosen["genre"])
+    assert res["split_protocol"].endswith("(every file)")
+    unscored = pd.read_csv(ev / "unscored.csv")
+    assert unscored["genre"].tolist() == ["Polka"] and unscored["y_pred"].iloc[0] in trained
+    assert main(["evaluate", str(trained_run), "--folder", str(folder), "--split",
+                 "random"]) == 2
 
 
 def test_predict_csv_json_and_folders(trained_run, fma_dir, tmp_path, capsys):
@@ -358,6 +388,10 @@ def test_compare_and_searches(fma_dir, tmp_path, capsys):
     assert (tmp_path / "cmp" / "comparison.png").is_file()
     res = json.loads((tmp_path / "cmp" / "results.json").read_text())
     assert res["cv"] == "validation split"
+    assert {"pooled_accuracy_low", "diff_vs_best_high", "tied_with_best"} <= set(table.columns)
+    out = capsys.readouterr().out
+    assert "one split: no spread over folds" in out and "+/- 0.0000" not in out
+    assert (tmp_path / "cmp" / "comparison.txt").read_text().strip() in out
 
     assert main(["-q", "search", "--strategy", "grid", "--model", "cnn", "--batch-sizes", "8",
                  "16", "--lrs", "1e-3", "1e-2", *common, "--name", "grid"]) == 0
@@ -370,9 +404,13 @@ def test_compare_and_searches(fma_dir, tmp_path, capsys):
                  *common, "--name", "bayes"]) == 0
     bayes = pd.read_csv(tmp_path / "bayes" / "search_results.csv")
     assert len(bayes) == 2 and "beta2" in bayes.columns
-    best = json.loads((tmp_path / "bayes" / "results.json").read_text())["best_params"]
+    res = json.loads((tmp_path / "bayes" / "results.json").read_text())
+    best = res["best_params"]
     assert set(best) == {"module__cnn_dropout", "module__dropout", "optimizer__weight_decay",
                          "beta2"}
+    assert res["tied_with_best"] and "Wilson" in res["tie_rule"]
+    out = capsys.readouterr().out
+    assert "OrderedDict" not in out and "best: " in out and "tied" in out
     assert main(["search", "--strategy", "grid", *common, "--cv", "x"]) == 2
 
 
@@ -381,6 +419,7 @@ def test_demo_quick(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "CNN-GRU-Attention" in out and "chance level is 12.5%" in out
+    assert "accuracy " in out and "(95 % CI " in out and " artists)" in out
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert f"run directory: {run_dir}" in out
     results = json.loads((run_dir / "results.json").read_text())

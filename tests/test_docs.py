@@ -220,6 +220,12 @@ def test_concepts_code_runs_as_written(tmp_path, monkeypatch):
     assert ns["own"].groups[0] == ns["own"].groups[2] == "track:ambient band 0/track 0"
     assert ns["own_leak"].status == "clean" and ns["unchecked"].status == "unchecked-groups"
     assert ns["random_leak"].status == "leak (ignored)" and ns["random_leak"].n_shared_artists
+    scores = ns["own_scores"]
+    assert scores.intervals["accuracy"].resampled == "groups"
+    assert scores.intervals["accuracy"].n_units == len(set(ns["own"].groups[ns["own_test"]]))
+    assert ns["by_clip"].resampled == "clips" and ns["by_clip"].n_units == len(ns["own_test"])
+    assert (ns["ext"].n_items, ns["ext"].n_scored) == (4, 2)
+    assert ns["ext"].unknown_labels == {"polka": 2} and ns["ext"].missing_labels == ["chiptune"]
     assert {"confusion_matrix", "learning_curves"} <= set(ns["results"]["files"])
     assert ns["prediction"].n_windows == 3 and len(ns["prediction"].top_k) == 3
     assert (tmp_path / "genre_model.joblib").is_file()

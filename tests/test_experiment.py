@@ -193,3 +193,35 @@ def test_recipe_defaults_are_the_classifiers(capsys):
     assert f"early stopping patience in epochs (default: {defaults['patience']})" in text
     assert main(["compare", "--help"]) == 0
     assert "maximum epochs (default: 20)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_evaluate_folder_scores_every_file_and_lists_other_genres(python_run, fma_dir,
+                                                                  tmp_path):
+    from sklearn_genre.experiment import evaluate_folder
+
+    data = load_fma(fma_dir)
+    test = np.flatnonzero(np.asarray(data.split) == "test")
+    folder = tmp_path / "mine"
+    genres = np.asarray(data.target)
+    kept = [i for i in test if genres[i] in ("Rock", "Folk")]
+    for i in kept + [test[0]]:
+        genre = genres[i] if i in kept else "Polka"
+        (folder / genre).mkdir(parents=True, exist_ok=True)
+        src = Path(data.paths[i])
+        (folder / genre / src.name).write_bytes(src.read_bytes())
+    result = evaluate_folder(python_run.run_dir, folder, out=tmp_path / "ev")
+    outside = result.results["outside"]
+    assert outside.n_items == len(kept) + 1 and outside.n_scored == len(kept)
+    assert outside.unknown_labels == {"Polka": 1}
+    assert len(outside.missing_labels) == 6
+    assert result.metrics["n_test"] == len(kept)
+    assert result.metrics["intervals"]["resampled"] == "clips"
+    assert (result.run_dir / "unscored.csv").is_file()
+    # no shared file or content; a plain folder has no artists, so that part is unchecked
+    assert result.results["leakage"]["status"] == "unchecked-groups"
+
+
+def test_run_and_evaluate_report_intervals_over_artists(python_run):
+    m = python_run.metrics
+    assert m["intervals"]["resampled"] == "groups" and m["intervals"]["unit"] == "artists"
+    assert m["accuracy_ci95"][0] <= m["accuracy"] <= m["accuracy_ci95"][1]

@@ -138,3 +138,45 @@ def test_history_helpers():
     assert history_summary([]) == {"n_epochs": 0}
     assert history_summary([{"valid_loss": 2.0}, {"valid_loss": 1.0}])["best_epoch"] == 2
     assert find_history(LogisticRegression()) is None
+
+
+def test_report_gives_intervals_over_groups(fitted, tmp_path):
+    clf, X, y = fitted
+    artists = np.arange(len(y)) // 3  # 10 artists of 3 clips
+    results = write_report(make_run_dir(tmp_path, "run"), estimator=clf, X_test=X, y_test=y,
+                           split_protocol="predefined", history=None, groups=artists,
+                           group_name="artists")
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    m = saved["metrics"]
+    intervals = results["evaluation"].intervals
+    for metric in ("accuracy", "balanced_accuracy", "macro_f1"):
+        low, high = m[f"{metric}_ci95"]
+        assert low <= m[metric] <= high
+        assert [low, high] == intervals[metric].to_list()
+    assert m["intervals"]["resampled"] == "groups" and m["intervals"]["n_units"] == 10
+    assert m["intervals"]["method"] == "percentile bootstrap"
+    text = (tmp_path / "run" / "classification_report.txt").read_text()
+    assert f"accuracy {m['accuracy']:.3f} (95 % CI " in text
+    assert text.count("bootstrap over 10 artists") == 3
+    preds = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert list(preds["group"]) == list(artists)
+
+
+def test_report_of_a_precomputed_evaluation(fitted, tmp_path):
+    from sklearn_genre.evaluation import evaluate_outside
+
+    clf, X, y = fitted
+    y_outside = np.where(np.arange(len(y)) < 5, "polka", y)
+    outside = evaluate_outside(clf, X, y_outside, n_resamples=200)
+    known = y_outside != "polka"
+    results = write_report(make_run_dir(tmp_path, "run"), estimator=None, X_test=X[known],
+                           y_test=None, split_protocol="outside folder", history=None,
+                           evaluation_result=outside.result)
+    assert results["evaluation"] is outside.result
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["metrics"]["n_test"] == known.sum()
+    assert saved["metrics"]["accuracy_ci95"] == outside.result.intervals["accuracy"].to_list()
+    with pytest.raises(ValueError, match="X_test has 3 items"):
+        write_report(make_run_dir(tmp_path, "run2"), estimator=None, X_test=X[:3],
+                     y_test=None, split_protocol="x", history=None,
+                     evaluation_result=outside.result)

@@ -19,9 +19,13 @@ from sklearn_genre.selection import (
     bayes_search,
     compare_models,
     default_search_spaces,
+    format_comparison,
+    format_params,
+    format_search_summary,
     grid_search,
     make_model,
     search_results_frame,
+    tied_with_best,
 )
 
 TINY = {"max_epochs": 1, "verbose": 0, "random_state": 0, "valid_size": 0.2}
@@ -167,3 +171,165 @@ def test_bayes_search_runs_and_sets_params(data):
     assert best.optimizer_.param_groups[0]["betas"][1] == pytest.approx(best.beta2)
     assert best.optimizer_.param_groups[0]["weight_decay"] == pytest.approx(
         search.best_params_["optimizer__weight_decay"])
+
+
+def test_compare_models_pairs_every_model_with_the_best_on_out_of_fold_predictions():
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+
+    from sklearn_genre.evaluation import bootstrap_ci, paired_bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = np.where(X[:, 0] + 0.7 * rng.normal(size=80) > 0, "rock", "pop")
+    groups = np.arange(80) // 4
+    models = {"logreg": LogisticRegression(), "dummy": DummyClassifier()}
+    table = compare_models(X, y, models=models, cv=4, groups=groups, n_resamples=500)
+    splits = list(StratifiedGroupKFold(n_splits=4).split(X, y, groups))
+    rows = np.concatenate([test for _, test in splits])
+    np.testing.assert_array_equal(table.attrs["oof_index"], rows)
+    assert table.attrs["best"] == "logreg"
+    for name, est in models.items():
+        expected = cross_val_predict(est, X, y, cv=splits)[rows]
+        oof = table.attrs["oof_predictions"][name]
+        np.testing.assert_array_equal(oof, expected)
+        ci = bootstrap_ci(y[rows], oof, groups=groups[rows], n_resamples=500)
+        diff = paired_bootstrap_ci(y[rows], oof, table.attrs["oof_predictions"]["logreg"],
+                                   groups=groups[rows], n_resamples=500)
+        r = table.loc[name]
+        assert (r["pooled_accuracy"], r["pooled_accuracy_low"], r["pooled_accuracy_high"]) == (
+            pytest.approx(ci.estimate), pytest.approx(ci.low), pytest.approx(ci.high))
+        assert (r["diff_vs_best"], r["diff_vs_best_low"], r["diff_vs_best_high"]) == (
+            pytest.approx(diff.estimate), pytest.approx(diff.low), pytest.approx(diff.high))
+        folds = table.attrs["cv_results"][name]["test_score"]
+        assert (r["min_accuracy"], r["max_accuracy"]) == (min(folds), max(folds))
+    assert table.loc["logreg", "diff_vs_best"] == 0 and not table.loc["logreg", "tied_with_best"]
+    # a clear gap: the dummy is not tied; the intervals resampled the 20 groups
+    assert table.loc["dummy", "diff_vs_best_high"] < 0
+    assert not table.loc["dummy", "tied_with_best"]
+    assert table.attrs["intervals"]["resampled"] == "groups"
+    assert table.attrs["intervals"]["n_units"] == 20
+    text = format_comparison(table, unit="artists")
+    assert "accuracy over 4 folds" in text and "only 4 folds" in text
+    assert "over the 20 artists of the 80 out-of-fold predictions" in text
+    assert "best" in text.splitlines()[1]
+
+
+def test_compare_models_one_split_reports_an_interval_not_a_zero_spread():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.where(X[:, 0] > 0, "a", "b")
+    fold = np.r_[np.full(33, -1), np.zeros(7, dtype=int)]
+    table = compare_models(X, y, models={"logreg": LogisticRegression(),
+                                         "dummy": DummyClassifier()},
+                           cv=PredefinedSplit(fold))
+    text = format_comparison(table)
+    assert "+/- 0.000" not in text
+    assert "one split: no spread over folds; the intervals are the error bars" in text
+    assert "7 clips of the 7 out-of-fold predictions" in text
+    assert table["n_pooled"].tolist() == [7, 7]
+
+
+def test_compare_models_skips_pairing_when_test_folds_overlap():
+    from sklearn.model_selection import ShuffleSplit
+
+    X = np.r_[np.zeros((10, 1)), np.ones((10, 1))]
+    y = np.array([0] * 10 + [1] * 10)
+    table = compare_models(X, y, models={"d": DummyClassifier()},
+                           cv=ShuffleSplit(n_splits=3, test_size=0.5, random_state=0))
+    assert "pooled_accuracy" not in table and "oof_predictions" not in table.attrs
+    assert "held-out" not in format_comparison(table)
+
+
+def test_format_params_prints_plain_values():
+    from collections import OrderedDict
+
+    params = OrderedDict([("module__dropout", np.float64(0.123456)),
+                          ("batch_size", np.int64(16)), ("name", "x")])
+    text = format_params(params)
+    assert text == "module__dropout=0.1235, batch_size=16, name=x"
+    assert "OrderedDict" not in text and "np." not in text
+
+
+def _cv_results(scores):
+    scores = np.asarray(scores, dtype=float)
+    means = scores.mean(axis=1)
+    order = (-means).argsort(kind="stable")
+    ranks = np.empty(len(means), dtype=int)
+    ranks[order] = np.arange(1, len(means) + 1)
+    out = {"rank_test_score": ranks, "mean_test_score": means, "std_test_score": scores.std(1),
+           "param_C": np.arange(len(means))}
+    for i in range(scores.shape[1]):
+        out[f"split{i}_test_score"] = scores[:, i]
+    return out
+
+
+def test_tied_with_best_paired_corrected_t_test_by_hand():
+    from scipy import stats
+
+    results = _cv_results([[0.80, 0.82, 0.78, 0.80],   # best
+                           [0.79, 0.80, 0.79, 0.78],   # close, noisy: tied
+                           [0.60, 0.61, 0.59, 0.60]])  # far: not tied
+    tied, rule = tied_with_best(results)
+    for cand in (1, 2):
+        diffs = np.array([results[f"split{i}_test_score"][0]
+                          - results[f"split{i}_test_score"][cand] for i in range(4)])
+        se = np.sqrt(np.var(diffs, ddof=1) * (1 / 4 + 1 / 3))
+        assert tied[cand] == (diffs.mean() - stats.t.ppf(0.975, 3) * se <= 0)
+    assert tied.tolist() == [True, True, False]
+    assert "paired t-test over 4 folds" in rule
+
+
+def test_tied_with_best_on_one_split_uses_the_wilson_interval():
+    results = _cv_results([[0.7], [0.5], [0.3]])
+    tied, rule = tied_with_best(results, n_test=10)
+    # 7/10: Wilson 95 % interval 0.397 to 0.892
+    assert "0.397 to 0.892" in rule
+    assert tied.tolist() == [True, True, False]
+    tied, rule = tied_with_best(results)
+    assert tied.tolist() == [True, False, False] and "no interval" in rule
+
+
+def test_search_results_frame_marks_ties():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = np.where(X[:, 0] > 0, "a", "b")
+    search = GridSearchCV(LogisticRegression(), {"C": [1e-4, 1.0, 10.0]}, cv=3).fit(X, y)
+    table = search_results_frame(search)
+    expected, rule = tied_with_best(search)
+    assert table.attrs["tie_rule"] == rule
+    by_c = dict(zip(search.cv_results_["param_C"], expected))
+    assert [by_c[c] for c in table["C"]] == table["tied_with_best"].tolist()
+    assert table["tied_with_best"].iloc[0]
+
+
+def test_format_search_summary_lists_ties_with_plain_values():
+    results = _cv_results([[0.57, 0.57, 0.57], [0.57, 0.56, 0.58], [0.2, 0.21, 0.19]])
+    results["param_C"] = np.ma.masked_array([np.float64(0.5), np.float64(1.5), 2.5])
+    table = search_results_frame(results)
+    text = format_search_summary(table)
+    lines = text.splitlines()
+    assert lines[0] == "best: C=0.5 (mean accuracy 0.570 +/- 0.000 over 3 folds)"
+    assert "1 other candidate(s) of 3 are statistically tied with it" in lines[1]
+    assert lines[2].strip().startswith("C=1.5 (mean accuracy 0.570")
+    assert "C=2.5" not in text and "OrderedDict" not in text and "np." not in text
+
+
+def test_compare_models_with_a_failing_fit_skips_the_pairing():
+    calls = []
+
+    class Broken(DummyClassifier):
+        def fit(self, X, y, sample_weight=None):
+            calls.append(1)
+            if len(calls) == 1:  # the first fold's fit fails, the second works
+                raise RuntimeError("boom")
+            return super().fit(X, y, sample_weight)
+
+    X = np.r_[np.zeros((10, 1)), np.ones((10, 1))]
+    y = np.array([0] * 10 + [1] * 10)
+    from sklearn.exceptions import FitFailedWarning
+
+    with pytest.warns(FitFailedWarning):
+        table = compare_models(X, y, models={"ok": DummyClassifier(), "broken": Broken()},
+                               cv=2, error_score=np.nan)
+    assert np.isnan(table.loc["broken", "mean_accuracy"])
+    assert "pooled_accuracy" not in table and "oof_predictions" not in table.attrs

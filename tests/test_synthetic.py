@@ -130,3 +130,15 @@ def test_load_default_dataset_idempotent(tmp_path):
     assert load_fma(only).frame.equals(first.frame)
     (only / "make_fma_like.json").unlink()  # an interrupted generation is redone
     assert load_default_dataset(tmp_path, **kw).generated
+
+
+def test_load_default_dataset_passes_artists_per_genre(tmp_path):
+    kw = {"n_per_genre": 5, "duration": 0.2, "verbose": False}
+    more = load_default_dataset(tmp_path, n_artists_per_genre=5, **kw)
+    (only,) = (tmp_path / "synthetic").iterdir()
+    assert json.loads((only / "make_fma_like.json").read_text())["n_artists_per_genre"] == 5
+    # one clip per artist: every test clip has its own artist
+    test = more.split == "test"
+    assert len(set(np.asarray(more.artist_ids)[test])) == test.sum() == 8
+    default = load_default_dataset(tmp_path, **kw)  # the default keeps its own folder
+    assert default.generated and len(list((tmp_path / "synthetic").iterdir())) == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .console import EXIT_DATA, EXIT_OK, CLIError
 from .data import add_data_options, cache_dir, data_spec, load_source
+from .train import print_checks
 
 __all__ = ["add_parsers", "expand_audio_paths", "load_run_model", "run_evaluate", "run_predict"]
 
@@ -86,8 +87,10 @@ def run_evaluate(args, console):
 
     run_dir = Path(args.run_dir)
     load_run_model(run_dir)  # a missing or broken model is reported before any data is read
+    if args.folder:
+        return _evaluate_folder(args, console, run_dir)
     spec = None
-    if not (args.fma_dir or args.folder):
+    if not args.fma_dir:
         spec = recorded_data_spec(run_dir)
         if spec is not None:
             if args.split:
@@ -102,10 +105,40 @@ def run_evaluate(args, console):
                  "verbose": 1 if console.progress else 0},
     )
     m = result.metrics
-    console.result(
-        f"test ({source.protocol}, {m['n_test']} clips): accuracy {m['accuracy']:.4f}, "
-        f"balanced accuracy {m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
-    )
+    unit = m.get("intervals", {}).get("unit")
+    console.result(f"test ({source.protocol}, {m['n_test']} clips): "
+                   + result.results["evaluation"].summary(unit=unit))
+    print_checks(result.results, console)
+    console.result(f"evaluation report: {result.run_dir}")
+    return EXIT_OK
+
+
+def _evaluate_folder(args, console, run_dir):
+    """``evaluate RUN --folder DIR``: every file of DIR (:func:`~sklearn_genre.experiment.
+    evaluate_folder`)."""
+    from ..datasets.source import folder_groups
+    from ..experiment import evaluate_folder
+    from ..leakage import LeakageError
+    from .data import _groups_option
+
+    if args.split:
+        raise CLIError("--split does not apply to --folder: every file of the folder is "
+                       "evaluated", hint="drop --split")
+    try:
+        result = evaluate_folder(
+            run_dir, args.folder,
+            **folder_groups(_groups_option(args.groups), args.group_by or "artist"),
+            out=args.out, on_leak=args.on_leak, command=args.command_line,
+            runtime={"memory": cache_dir(args), "n_jobs": args.n_jobs,
+                     "verbose": 1 if console.progress else 0},
+        )
+    except LeakageError:
+        raise
+    except (FileNotFoundError, ValueError) as exc:  # no such folder, no known genre, bad tags
+        raise CLIError(str(exc), code=EXIT_DATA) from None
+    unit = result.metrics.get("intervals", {}).get("unit")
+    for line in result.results["outside"].summary_lines(unit=unit):
+        console.result(line)
     print_checks(result.results, console)
     console.result(f"evaluation report: {result.run_dir}")
     return EXIT_OK

@@ -105,7 +105,7 @@ def run_compare(args, console):
         name=args.name, overwrite=args.overwrite, random_state=args.seed,
         command=args.command_line, verbose=1 if console.progress else 0,
     )
-    console.result(table[["mean_accuracy", "std_accuracy", "mean_fit_time"]].to_string())
+    console.result(table.attrs["text"])
     console.result(f"comparison: {out / 'comparison.csv'}, {out / 'comparison.png'}")
     return EXIT_OK
 
@@ -125,6 +125,8 @@ def run_search(args, console):
         overwrite=args.overwrite, random_state=args.seed, command=args.command_line,
         verbose=1 if console.progress else 0,
     )
-    console.result(f"best: {search.best_params_} (mean accuracy {search.best_score_:.4f})")
+    from ..selection import format_search_summary
+
+    console.result(format_search_summary(search.results_table_))
     console.result(f"search results: {out / 'search_results.csv'} and figures in {out}")
     return EXIT_OK

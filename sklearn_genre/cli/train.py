@@ -164,10 +164,13 @@ def print_summary(result, console):
     results = result.results
     m = results["metrics"]
     run_dir = result.run_dir
-    console.result(
-        f"test ({results['split_protocol']}, {m['n_test']} clips): accuracy {m['accuracy']:.4f}, "
-        f"balanced accuracy {m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
-    )
+    evaluation = results.get("evaluation")
+    if evaluation is not None:  # scores with their 95 % intervals
+        scores = evaluation.summary(unit=m.get("intervals", {}).get("unit"))
+    else:
+        scores = (f"accuracy {m['accuracy']:.4f}, balanced accuracy "
+                  f"{m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}")
+    console.result(f"test ({results['split_protocol']}, {m['n_test']} clips): {scores}")
     print_checks(results, console)
     console.result(f"run directory: {run_dir}")
     for key, name in sorted(results["files"].items()):
