@@ -27,6 +27,7 @@ _EXPORTS = {
         "CNNClassifier",
         "CNNGRUAttentionClassifier",
         "CNNGRUClassifier",
+        "DeviceUnavailableError",
         "GRUClassifier",
     ],
     "checkpointing": ["CheckpointError", "ResumeFromCheckpoint", "TrainingCheckpoint"],
