@@ -564,7 +564,7 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         finally:
             self.device = requested
 
-    def _check_device(self):
+    def _validate_device(self):
         """Check ``device`` before any data is touched; record the resolved one as ``device_``.
 
         Raises :class:`DeviceUnavailableError` naming the device and what this machine has.
@@ -820,7 +820,7 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         self : object
             The fitted estimator.
         """
-        self._check_device()
+        self._validate_device()
         fresh = not (self.warm_start and self.initialized_ and hasattr(self, "label_encoder_"))
         if fresh:
             X, y_encoded = self._setup(X, y, classes=self.classes)
@@ -854,7 +854,7 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         -------
         self : object
         """
-        self._check_device()
+        self._validate_device()
         fresh = not (self.initialized_ and hasattr(self, "label_encoder_"))
         if fresh:
             X, y_encoded = self._setup(X, y, classes=classes if classes is not None
