@@ -66,6 +66,7 @@ __all__ = [
     "ExtractionFailure",
     "ExtractionWarning",
     "PARITY_TOLERANCE_DB",
+    "ShortClipWarning",
     "log_mel_spectrogram",
 ]
 
@@ -598,6 +599,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     def _validate_X(self, X, *, reset):
         """Return the clips of X as a list-like of str paths / 1-D arrays (or a 2-D array)."""
+        X = _paths_from_frame(X)
         if isinstance(X, (str, bytes, os.PathLike)):
             raise TypeError(
                 "X must be a sequence of audio paths or waveforms, got a single "
@@ -688,8 +690,9 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of str or os.PathLike, sequence of ndarray of shape (n_samples,), or \
-ndarray of shape (n_clips, n_samples)
-            Audio files, or waveforms at ``sr``.
+ndarray of shape (n_clips, n_samples), or pandas DataFrame/Series
+            Audio files, or waveforms at ``sr``. A DataFrame gives its ``path`` column (or
+            its only column) of paths, a Series its values.
         y : None
             Ignored.
 
@@ -711,8 +714,9 @@ ndarray of shape (n_clips, n_samples)
         Parameters
         ----------
         X : sequence of str or os.PathLike, sequence of ndarray of shape (n_samples,), or \
-ndarray of shape (n_clips, n_samples)
-            Audio files, or waveforms at ``sr``.
+ndarray of shape (n_clips, n_samples), or pandas DataFrame/Series
+            Audio files, or waveforms at ``sr``. A DataFrame gives its ``path`` column (or
+            its only column) of paths, a Series its values.
 
         Returns
         -------
@@ -726,11 +730,22 @@ ndarray of shape (n_clips, n_samples)
             A file cannot be decoded (``on_error="raise"``).
         FeatureCacheError
             A cache entry cannot be written (whatever ``on_error``).
+
+        Warns
+        -----
+        ShortClipWarning
+            With a fixed ``duration``, when clips have sound in less than half the window
+            (shorter clips are padded with silence at the end): how many, the shortest, and
+            the first few (``warning.clips`` lists them all). Judged from the output: the
+            trailing frames at the clip's floor value (padding or digital silence).
         """
         check_is_fitted(self, "mel_basis_")
         items = self._validate_X(X, reset=False)
         out, failures = self._extract(items)
         n = len(items)
+        if self.duration is not None:
+            _warn_short_clips(out, items, sr=self.sr, hop_length=self.hop_length,
+                              n_fft=self.n_fft, duration=self.duration)
         if self.on_error == "warn":
             self.failures_ = failures
             if failures:
@@ -872,6 +887,104 @@ def _ordered_results(tasks, n_jobs, backend, *, window):
             if not chunk:
                 return
             yield from parallel(chunk)
+
+
+def _paths_from_frame(X):
+    """The paths of a pandas DataFrame (``path`` column, or its only column) or Series.
+
+    scikit-learn transformers take DataFrames; a table of file paths is what a metadata file
+    gives. Other input (and a numeric DataFrame of waveforms) is returned unchanged.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is not None and hasattr(X, "iloc"):  # a DataFrame
+        if "path" in columns:
+            return X["path"].tolist()
+        if len(columns) == 1 and X.iloc[:, 0].dtype.kind not in "fiub":
+            return X.iloc[:, 0].tolist()
+        if all(X[c].dtype.kind in "fiub" for c in columns):
+            return X  # waveforms, one per row
+        raise ValueError(
+            "a DataFrame X must hold the audio paths in a 'path' column or as its only "
+            f"column (or waveforms as numeric rows); got columns {list(columns)}"
+        )
+    if hasattr(X, "to_list") and hasattr(X, "dtype") and X.dtype.kind not in "fiub":
+        return X.to_list()  # a Series of paths
+    return X
+
+
+#: A clip with sound in less than this fraction of the window is reported by ``transform``.
+SHORT_CLIP_FRACTION = 0.5
+
+
+class ShortClipWarning(UserWarning):
+    """Clips with sound in less than half the window (shorter clips are padded with silence).
+
+    Attributes
+    ----------
+    clips : list of (int, str, float)
+        Row, source and seconds of sound (before the silent end) of each such clip.
+    window : float
+        The window (``duration``) in seconds.
+    """
+
+    def __init__(self, message, clips=(), window=None):
+        super().__init__(message)
+        self.clips = list(clips)
+        self.window = window
+
+
+def _sound_seconds(Xt, *, sr, hop_length, n_fft):
+    """Seconds before each clip's silent end: the trailing frames at the clip's floor value.
+
+    Zero padding (a clip shorter than the window) gives frames at the floor in every band
+    (``max - top_db``, or the ``amin`` floor); so does digital silence. Frame ``k`` is
+    centred on sample ``k * hop_length`` and spans ``n_fft`` samples, so the first silent
+    frame ``k`` gives a length of about ``k * hop_length - n_fft / 2`` (within one hop).
+    """
+    n, _, n_frames = Xt.shape
+    seconds = np.full(n, n_frames * hop_length / sr)
+    for row in range(n):
+        S = Xt[row]
+        floor = S.min()
+        if not np.isfinite(floor):
+            continue
+        at_floor = (S == floor).all(axis=0)
+        trailing = int(np.argmin(at_floor[::-1])) if not at_floor.all() else n_frames
+        if trailing:
+            seconds[row] = max(0, (n_frames - trailing) * hop_length - n_fft // 2) / sr
+    return seconds
+
+
+def _warn_short_clips(Xt, items, *, sr, hop_length, n_fft, duration):
+    """Count clips with sound in less than half the window and say so (ShortClipWarning)."""
+    seconds = _sound_seconds(Xt, sr=sr, hop_length=hop_length, n_fft=n_fft)
+    short = np.flatnonzero(seconds < SHORT_CLIP_FRACTION * duration)
+    if not short.size:
+        return
+    clips = [(int(r), _source(items, r), float(min(seconds[r], duration))) for r in short]
+    warnings.warn(
+        short_clip_warning(clips, len(seconds), duration, what="clips",
+                           judged="shorter than half the {window} window or silent for most "
+                           "of it"),
+        stacklevel=3,
+    )
+
+
+def short_clip_warning(clips, n, window, *, what="clips",
+                       judged="shorter than half the {window} window"):
+    """The :class:`ShortClipWarning` for ``clips`` (row, source, seconds) out of ``n``.
+
+    Shared by :meth:`MelSpectrogramTransformer.transform` and
+    :func:`sklearn_genre.inference.predict_tracks`, so both count and word it the same way.
+    """
+    shortest = min(clips, key=lambda c: c[2])
+    listing = ", ".join(f"{src} ({sec:.1f} s)" for _, src, sec in clips[:3])
+    more = f" and {len(clips) - 3} more" if len(clips) > 3 else ""
+    judged = judged.format(window=f"{window:g} s")
+    return ShortClipWarning(
+        f"{len(clips)} of {n} {what} are {judged} (shortest {shortest[2]:.1f} s of sound; "
+        f"shorter ones are padded with silence to the window): {listing}{more}",
+        clips, float(window))
 
 
 def _source(items, row):
