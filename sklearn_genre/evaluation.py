@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import (
@@ -43,6 +43,9 @@ class EvaluationResult:
         True genres.
     y_pred : ndarray of shape (n_samples,)
         Predicted genres.
+    failures : list of ExtractionFailure
+        Test items that could not be turned into features (``evaluate(..., on_error="record")``)
+        and are left out of every score: their row in the input, source and reason.
     """
 
     accuracy: float
@@ -53,6 +56,7 @@ class EvaluationResult:
     classification_report: dict
     y_true: np.ndarray
     y_pred: np.ndarray
+    failures: list = field(default_factory=list)
 
     @property
     def n_samples(self):
@@ -98,6 +102,8 @@ class EvaluationResult:
             "confusion_matrix": self.confusion_matrix.tolist(),
             "classification_report": self.classification_report,
         }
+        out["failures"] = [{"index": int(f.index), "source": f.source, "reason": f.reason}
+                           for f in self.failures]
         if include_predictions:
             out["y_true"] = to_jsonable(self.y_true)
             out["y_pred"] = to_jsonable(self.y_pred)
@@ -170,7 +176,7 @@ def _balanced_accuracy(y_true, y_pred):
         return balanced_accuracy_score(y_true, y_pred)
 
 
-def evaluate(estimator, X, y, *, labels=None):
+def evaluate(estimator, X, y, *, labels=None, on_error="raise"):
     """Evaluate a fitted classifier on ``(X, y)``.
 
     Parameters
@@ -186,12 +192,17 @@ def evaluate(estimator, X, y, *, labels=None):
     labels : array-like of shape (n_labels,), default=None
         Genre order of the confusion matrix and report. ``None``: ``estimator.classes_`` (plus,
         in sorted order, any genre of ``y`` the estimator never saw), else the genres present.
+    on_error : {"raise", "record"}, default="raise"
+        A test file that cannot be decoded: ``"raise"`` stops with its error; ``"record"``
+        (for a Pipeline whose first step has an ``on_error`` parameter, such as
+        :class:`~sklearn_genre.features.MelSpectrogramTransformer`) scores the other items and
+        lists the failed ones in ``result.failures``. A ``ValueError`` when every item fails.
 
     Returns
     -------
     result : EvaluationResult
-        Accuracy, balanced accuracy, macro F1, per-genre report, confusion matrix, and the
-        predictions.
+        Accuracy, balanced accuracy, macro F1, per-genre report, confusion matrix, the
+        predictions and the failed items.
 
     Examples
     --------
@@ -209,5 +220,44 @@ def evaluate(estimator, X, y, *, labels=None):
         classes = np.asarray(estimator.classes_)
         unseen = np.setdiff1d(np.unique(y), classes)
         labels = np.concatenate([classes, unseen]) if unseen.size else classes
-    y_pred = estimator.predict(X)
-    return evaluate_predictions(y, y_pred, labels=labels)
+    if on_error not in ("raise", "record"):
+        raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+    if on_error == "raise" or not _records_failures(estimator):
+        return evaluate_predictions(y, estimator.predict(X), labels=labels)
+    y_pred, failures = _predict_recording_failures(estimator, X)
+    keep = np.ones(len(y), bool)
+    keep[[f.index for f in failures]] = False
+    result = evaluate_predictions(y[keep], y_pred, labels=labels)
+    result.failures = failures
+    return result
+
+
+def _records_failures(estimator):
+    from sklearn.pipeline import Pipeline
+
+    return (isinstance(estimator, Pipeline) and len(estimator.steps) >= 2
+            and "on_error" in estimator.steps[0][1].get_params(deep=False))
+
+
+def _predict_recording_failures(pipeline, X):
+    """Predictions of the items whose features could be computed, and the failures.
+
+    The feature step runs as a copy with ``on_error="warn"`` (the model is not changed); the
+    rows of failed items are dropped before the rest of the pipeline.
+    """
+    import copy
+
+    from .features import ExtractionWarning
+
+    first = copy.copy(pipeline.steps[0][1])
+    first.set_params(on_error="warn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtractionWarning)  # listed in the result instead
+        Xt = first.transform(X)
+    failures = list(getattr(first, "failures_", []))
+    keep = np.ones(len(Xt), bool)
+    keep[[f.index for f in failures]] = False
+    if not keep.any():
+        raise ValueError(f"none of the {len(Xt)} test items could be read; first: "
+                         f"{failures[0].source}: {failures[0].reason}")
+    return pipeline[1:].predict(Xt[keep]), failures

@@ -50,6 +50,7 @@ _STANDARD_KEYS = frozenset(
         "platform",
         "files",
         "evaluation",
+        "failures",
     }
 )
 
@@ -108,6 +109,7 @@ def write_report(
     data_fingerprint=None,
     labels=None,
     extra=None,
+    on_error="record",
 ):
     """Evaluate ``estimator`` on the test set and write the full report into ``run_dir``.
 
@@ -141,6 +143,11 @@ def write_report(
         Genre order (see :func:`sklearn_genre.evaluation.evaluate`).
     extra : mapping, default=None
         More top-level entries for ``results.json`` (must not replace the standard ones).
+    on_error : {"record", "raise"}, default="record"
+        A test file that cannot be decoded (see :func:`~sklearn_genre.evaluation.evaluate`):
+        ``"record"`` scores the other files, lists the failed ones in ``results.json``
+        (``failures``, ``metrics.n_failed``), in ``predictions.csv`` (an ``error`` column,
+        empty predictions) and in the text report; ``"raise"`` stops at the first one.
 
     Returns
     -------
@@ -158,7 +165,7 @@ def write_report(
     if clash:
         raise ValueError(f"extra must not replace standard results entries: {sorted(clash)}")
 
-    result = evaluate(estimator, X_test, y_test, labels=labels)
+    result = evaluate(estimator, X_test, y_test, labels=labels, on_error=on_error)
     files = {}
 
     plot_confusion_matrix(result, path=run_dir / "confusion_matrix.png")
@@ -186,13 +193,16 @@ def write_report(
     header = (
         f"split protocol: {split_protocol}\n"
         f"leakage check: {leakage['status']}\n"
-        f"test items: {result.n_samples}\n"
+        f"test items: {result.n_samples}"
+        + (f" ({len(result.failures)} more could not be read and are not scored: "
+           + "; ".join(f"{f.source}: {f.reason}" for f in result.failures) + ")"
+           if result.failures else "") + "\n"
         f"accuracy {result.accuracy:.4f}  balanced accuracy {result.balanced_accuracy:.4f}  "
         f"macro F1 {result.macro_f1:.4f}\n\n"
     )
     _write_text(run_dir / "classification_report.txt", header + result.report_text())
     files["classification_report"] = "classification_report.txt"
-    _write_predictions(run_dir / "predictions.csv", X_test, result)
+    _write_predictions(run_dir / "predictions.csv", X_test, result, y_test)
     files["predictions"] = "predictions.csv"
 
     evaluation = result.to_dict()
@@ -206,7 +216,9 @@ def write_report(
             "accuracy": evaluation["accuracy"],
             "balanced_accuracy": evaluation["balanced_accuracy"],
             "macro_f1": evaluation["macro_f1"],
+            "n_failed": len(evaluation["failures"]),
         },
+        "failures": evaluation["failures"],
         "labels": evaluation["labels"],
         "confusion_matrix": evaluation["confusion_matrix"],
         "classification_report": evaluation["classification_report"],
@@ -231,14 +243,24 @@ def _write_text(path, text):
         f.write(text)
 
 
-def _write_predictions(path, X, result):
+def _write_predictions(path, X, result, y_test):
     import pandas as pd
 
     frame = pd.DataFrame({"y_true": result.y_true, "y_pred": result.y_pred})
+    if result.failures:  # every test item gets a row; failed ones say why
+        failed = {f.index: f.reason for f in result.failures}
+        n = len(frame) + len(failed)
+        kept = [i for i in range(n) if i not in failed]
+        full = pd.DataFrame({"y_true": list(np.asarray(y_test)), "y_pred": [None] * n,
+                             "error": [""] * n})
+        full.loc[kept, "y_pred"] = list(result.y_pred)
+        for i, reason in failed.items():
+            full.loc[i, "error"] = reason
+        frame = full
     if isinstance(X, (list, tuple, np.ndarray, pd.Series)) and len(X) == len(frame):
         first = X[0] if not isinstance(X, pd.Series) else X.iloc[0]
         if isinstance(first, (str, os.PathLike)):
             frame.insert(0, "path", [os.fspath(x) for x in X])
-    frame["correct"] = frame["y_true"] == frame["y_pred"]
+    frame["correct"] = (frame["y_true"] == frame["y_pred"]).where(frame["y_pred"].notna())
     with atomic_write(path, "w", encoding="utf-8") as f:
         frame.to_csv(f, index=False)
