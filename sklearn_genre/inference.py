@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .audio import AudioDecodeError, load_audio, validate_waveform
-from .features import SHORT_CLIP_FRACTION, ShortClipWarning, short_clip_warning
+from .features import (
+    SHORT_CLIP_FRACTION,
+    ExtractionFailure,
+    ExtractionWarning,
+    ShortClipWarning,
+    short_clip_warning,
+)
 from .provenance import to_jsonable
 
 __all__ = [
@@ -364,8 +370,9 @@ def predict_tracks(
 
     Warns
     -----
-    UserWarning
-        Files that could not be decoded (``on_error="record"``).
+    ExtractionWarning
+        Files that could not be decoded (``on_error="record"``); ``warning.failures`` lists
+        them.
     ShortClipWarning
         Tracks shorter than half the window: how many and the shortest.
     """
@@ -389,7 +396,7 @@ def predict_tracks(
         except AudioDecodeError as exc:
             if on_error == "raise":
                 raise
-            failed.append(exc)
+            failed.append(ExtractionFailure(index, exc.path, exc.reason))
             for i in range(1, k + 1):
                 row[f"top{i}"], row[f"p{i}"] = None, np.nan
             row.update(n_windows=0, duration_s=np.nan, error=exc.reason, error_kind=exc.kind)
@@ -413,12 +420,12 @@ def predict_tracks(
         warnings.warn(short_clip_warning(short, len(rows) - len(failed), window_s,
                                          what="tracks"), stacklevel=2)
     if failed:
-        listing = "; ".join(f"{exc.path}: {exc.reason}" for exc in failed[:5])
+        listing = "; ".join(f"{f.source}: {f.reason}" for f in failed[:5])
         more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
         warnings.warn(
-            f"{len(failed)} of {len(rows)} files could not be decoded and have no prediction "
-            f"(their 'error' column says why): {listing}{more}",
-            UserWarning,
+            ExtractionWarning(
+                f"{len(failed)} of {len(rows)} files could not be decoded and have no "
+                f"prediction (their 'error' column says why): {listing}{more}", failed),
             stacklevel=2,
         )
     return pd.DataFrame(rows, columns=columns)

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .console import EXIT_DATA, EXIT_OK, CLIError
+from .console import (
+    EXIT_DATA,
+    CLIError,
+    add_on_error_option,
+    failures_listed_by_console,
+    report_failures,
+)
 from .data import add_data_options, cache_dir, resolve_data
 
 __all__ = ["add_parsers", "expand_audio_paths", "load_run_model", "run_evaluate", "run_predict"]
@@ -35,6 +41,7 @@ def add_parsers(subparsers, parents):
     p.add_argument("--n-jobs", type=int, default=1, help="parallel feature workers")
     p.add_argument("--on-leak", choices=["warn", "raise", "ignore"], default="warn",
                    help="when the test set shares files or artists with the run's training set")
+    add_on_error_option(p, what="scores")
     p.set_defaults(handler=run_evaluate)
 
     p = subparsers.add_parser(
@@ -55,9 +62,9 @@ def add_parsers(subparsers, parents):
     p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format")
     p.add_argument("--output", "-o", metavar="FILE", default=None,
                    help="write here instead of stdout")
-    p.add_argument("--skip-errors", action="store_true",
-                   help="keep going past files that cannot be decoded (an 'error' column "
-                   "names them) instead of stopping")
+    add_on_error_option(p, what="predictions")
+    p.add_argument("--skip-errors", dest="on_error", action="store_const", const="skip",
+                   help="same as --on-error skip")
     p.set_defaults(handler=run_predict)
 
 
@@ -166,6 +173,7 @@ def run_evaluate(args, console):
             history=None,
             config={"run_dir": os.path.abspath(run_dir), "data": data.spec},
             data_fingerprint=data.fingerprint(),
+            on_error="raise" if args.on_error == "raise" else "record",
         )
     m = results["metrics"]
     console.result(
@@ -174,7 +182,11 @@ def run_evaluate(args, console):
     )
     console.result(f"leakage check: {results['leakage']['status']}")
     console.result(f"evaluation report: {eval_dir}")
-    return EXIT_OK
+    failures = [(f["source"], f["reason"]) for f in results.get("failures", [])]
+    return report_failures(
+        console, args.on_error, failures, n_total=m["n_test"] + len(failures),
+        done=f"the scores above are of the other {m['n_test']} (results.json and "
+        "predictions.csv list the failed files)")
 
 
 def expand_audio_paths(paths):
@@ -218,15 +230,16 @@ def run_predict(args, console):
     pipeline = load_run_model(args.run_dir)
     paths = expand_audio_paths(args.paths)
     console.info(f"predicting {len(paths)} file(s) with {args.run_dir}")
-    table = predict_tracks(
-        pipeline,
-        paths,
-        hop=args.hop,
-        top_k=args.top_k,
-        aggregate=args.aggregate,
-        on_error="record" if args.skip_errors else "raise",
-        progress=console.progress,
-    )
+    with failures_listed_by_console():
+        table = predict_tracks(
+            pipeline,
+            paths,
+            hop=args.hop,
+            top_k=args.top_k,
+            aggregate=args.aggregate,
+            on_error="raise" if args.on_error == "raise" else "record",
+            progress=console.progress,
+        )
     if args.format == "csv":
         text = table.to_csv(index=False, float_format="%.6g")
     else:
@@ -238,4 +251,10 @@ def run_predict(args, console):
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return EXIT_OK
+    failed = table[table["error"] != ""] if "error" in table else table.iloc[:0]
+    return report_failures(
+        console, args.on_error,
+        [(row.path, row.error) for row in failed.itertuples()], n_total=len(table),
+        done=f"predictions of the other {len(table) - len(failed)} are in "
+        f"{args.output or 'the output'} (an 'error' column says why the others have none)",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .console import EXIT_OK
+from .console import add_on_error_option, failures_listed_by_console, report_failures
 from .data import add_data_options, add_feature_options, make_transformer
 
 __all__ = ["add_parser", "run"]
@@ -27,6 +27,7 @@ def add_parser(subparsers, parents):
     )
     add_data_options(p, with_split=False)
     add_feature_options(p)
+    add_on_error_option(p, what="features")
     p.set_defaults(handler=run)
 
 
@@ -41,12 +42,16 @@ def run(args, console):
     data = resolve_data(args, console)
     paths = list(data.paths)
     transformer = make_transformer(args, data, console)
-    transformer.set_params(verbose=0).fit(paths)
+    on_error = "raise" if args.on_error == "raise" else "warn"
+    transformer.set_params(verbose=0, on_error=on_error).fit(paths)
     progress = _progress(len(paths), 1 if console.progress else 0)  # one bar for all chunks
     start = time.perf_counter()
+    failures = []
     try:
         for first in range(0, len(paths), CHUNK):
-            shape = transformer.transform(paths[first : first + CHUNK]).shape[1:]
+            with failures_listed_by_console():
+                shape = transformer.transform(paths[first : first + CHUNK]).shape[1:]
+            failures += [(f.source, f.reason) for f in getattr(transformer, "failures_", [])]
             if progress is not None:
                 progress.update(min(CHUNK, len(paths) - first))
     finally:
@@ -54,7 +59,9 @@ def run(args, console):
             progress.close()
     console.info(f"features: {len(paths)} clips in {time.perf_counter() - start:.1f} s")
     console.result(
-        f"{len(paths)} clips of {data.description}: features {shape} (n_mels, n_frames) "
-        f"cached in {transformer.memory}"
+        f"{len(paths) - len(failures)} clips of {data.description}: features {shape} "
+        f"(n_mels, n_frames) cached in {transformer.memory}"
     )
-    return EXIT_OK
+    return report_failures(console, args.on_error, failures, n_total=len(paths),
+                           done=f"the features of the other {len(paths) - len(failures)} are "
+                           "cached")
