@@ -309,22 +309,33 @@ def quiet_native_stderr():
         yield
         return
     python_stderr = sys.stderr
-    stream = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(
-        python_stderr, "encoding", None) or "utf-8", errors="backslashreplace")
+    try:
+        # Only a sys.stderr that writes to descriptor 2 needs a new stream; one that does not
+        # (a capture in tests, a notebook's stream) keeps working as it is.
+        on_fd2 = python_stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        on_fd2 = False
+    stream = None
+    if on_fd2:
+        stream = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(
+            python_stderr, "encoding", None) or "utf-8", errors="backslashreplace")
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        sys.stderr = stream
+        if stream is not None:
+            sys.stderr = stream
         yield
     finally:
         try:
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         finally:
             sys.stderr = python_stderr
             os.dup2(saved, 2)
             for fd in (saved, devnull):
                 os.close(fd)
-            stream.close()
+            if stream is not None:
+                stream.close()
 
 
 def load_audio(

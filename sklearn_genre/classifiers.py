@@ -155,9 +155,9 @@ def check_device(device):
         return None
     try:
         dev = torch.device(resolved)
-    except (RuntimeError, TypeError, ValueError) as exc:
+    except (RuntimeError, TypeError, ValueError):
         raise DeviceUnavailableError(
-            device, f"not a torch device name ({exc}); use 'auto', 'cpu', 'cuda', "
+            device, "not a torch device name; use 'auto', 'cpu', 'cuda', "
             "'cuda:<index>' or 'mps'", available_devices()) from None
     if dev.type == "cpu":
         return resolved

@@ -42,6 +42,7 @@ __all__ = [
     "find_feature_transformer",
     "predict_track",
     "predict_tracks",
+    "resolve_windows",
     "window_starts",
 ]
 
@@ -93,6 +94,52 @@ def find_feature_transformer(pipeline):
         "no step of the pipeline takes waveforms: expected a MelSpectrogramTransformer or a "
         f"step with 'sr' and 'duration' attributes; steps: {[n for n, _ in pipeline.steps]}"
     )
+
+
+def resolve_windows(pipeline, *, window=None, hop=None):
+    """The window and hop (seconds) :func:`predict_track` uses, checked to cover every sample.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        See :func:`predict_track`.
+    window, hop : float or None
+        As in :func:`predict_track`.
+
+    Returns
+    -------
+    window, hop : float
+
+    Raises
+    ------
+    ValueError
+        For a non-positive value, a transformer with ``duration=None`` and no ``window``, a
+        ``hop`` longer than the window (the gaps between windows would never be seen) or a
+        window longer than the transformer's ``duration`` (each window would be cropped).
+    """
+    transformer = find_feature_transformer(pipeline)
+    if window is None:
+        window = transformer.duration
+        if window is None:
+            raise ValueError(
+                "the transformer has duration=None (variable length); pass window= in seconds"
+            )
+    hop = window if hop is None else hop
+    if not (window > 0 and hop > 0):
+        raise ValueError(f"window and hop must be positive seconds, got {window} and {hop}")
+    if hop > window:
+        raise ValueError(
+            f"hop={hop:g} s is longer than the window={window:g} s: the {hop - window:g} s "
+            "between consecutive windows would never be seen; use a hop <= the window"
+        )
+    if transformer.duration is not None and window > transformer.duration:
+        raise ValueError(
+            f"window={window:g} s is longer than the {transformer.duration:g} s clips the "
+            "feature step makes: it would crop each window to its first "
+            f"{transformer.duration:g} s and never see the rest; use a window <= "
+            f"{transformer.duration:g} s"
+        )
+    return float(window), float(hop)
 
 
 def window_starts(n_samples, window, hop):
@@ -256,27 +303,7 @@ def predict_track(pipeline, path_or_waveform, *, window=None, hop=None, top_k=3,
     """
     transformer = find_feature_transformer(pipeline)
     sr = transformer.sr
-    if window is None:
-        window = transformer.duration
-        if window is None:
-            raise ValueError(
-                "the transformer has duration=None (variable length); pass window= in seconds"
-            )
-    hop = window if hop is None else hop
-    if not (window > 0 and hop > 0):
-        raise ValueError(f"window and hop must be positive seconds, got {window} and {hop}")
-    if hop > window:
-        raise ValueError(
-            f"hop={hop:g} s is longer than the window={window:g} s: the {hop - window:g} s "
-            "between consecutive windows would never be seen; use a hop <= the window"
-        )
-    if transformer.duration is not None and window > transformer.duration:
-        raise ValueError(
-            f"window={window:g} s is longer than the {transformer.duration:g} s clips the "
-            "feature step makes: it would crop each window to its first "
-            f"{transformer.duration:g} s and never see the rest; use a window <= "
-            f"{transformer.duration:g} s"
-        )
+    window, hop = resolve_windows(pipeline, window=window, hop=hop)
     if aggregate not in _AGGREGATES:
         raise ValueError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
     if int(top_k) != top_k or top_k < 1:

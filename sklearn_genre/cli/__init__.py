@@ -84,6 +84,10 @@ def _error_code(exc):
     from ..leakage import LeakageError
     from ..persistence import ModelLoadError
 
+    # Only raised once torch is imported; not importing it here keeps other errors fast.
+    classifiers = sys.modules.get("sklearn_genre.classifiers")
+    if classifiers is not None and isinstance(exc, classifiers.DeviceUnavailableError):
+        return EXIT_USAGE, "pass --device auto (CUDA when available, else the CPU) or --device cpu"
     if isinstance(exc, LeakageError):
         return EXIT_LEAKAGE, "pass --on-leak warn to evaluate anyway (the overlap is recorded)"
     if isinstance(exc, (DownloadError, ChecksumError)):

@@ -84,16 +84,10 @@ def load_run_model(run_dir):
                        code=EXIT_DATA)
     path = run_dir / MODEL_FILENAME
     if not path.is_file():
-        status = ""
-        try:
-            from ..provenance import read_run_info
+        from ..provenance import explain_missing_model
 
-            info = read_run_info(run_dir)
-            status = f" (its run_info.json says {info['status']!r}: {info.get('message')})"
-        except (OSError, ValueError, KeyError):
-            pass
-        raise CLIError(f"{run_dir} holds no {MODEL_FILENAME}{status}",
-                       hint="pass the run directory that `train` printed", code=EXIT_DATA)
+        message, hint = explain_missing_model(run_dir, MODEL_FILENAME)
+        raise CLIError(message, hint=hint, code=EXIT_DATA)
     try:
         return load_model(path)
     except ModelLoadError as exc:
@@ -221,13 +215,17 @@ def expand_audio_paths(paths):
 
 def run_predict(args, console):
     """Run ``predict``."""
-    from ..inference import predict_tracks
+    from ..inference import predict_tracks, resolve_windows
 
     if args.top_k < 1:
         raise CLIError(f"--top-k must be at least 1, got {args.top_k}")
     if args.hop is not None and not args.hop > 0:
         raise CLIError(f"--hop must be positive seconds, got {args.hop}")
     pipeline = load_run_model(args.run_dir)
+    try:
+        resolve_windows(pipeline, hop=args.hop)
+    except ValueError as exc:
+        raise CLIError(str(exc).replace("hop=", "--hop ")) from None
     paths = expand_audio_paths(args.paths)
     console.info(f"predicting {len(paths)} file(s) with {args.run_dir}")
     with failures_listed_by_console():

@@ -487,6 +487,9 @@ def run(args, console):
 
     if args.resume is not None:
         return resume_run(args, console)
+    from ..classifiers import check_device
+
+    check_device(args.device)  # before any data is read and before the run directory exists
     training = training_from_args(args)
     data = resolve_data(args, console)
     transformer = make_transformer(args, data, console)
