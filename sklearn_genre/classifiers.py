@@ -88,10 +88,21 @@ class DeviceUnavailableError(ValueError):
     Raised by :func:`check_device` (and so by the classifiers' ``fit``) before any work,
     instead of the ``AssertionError``/``RuntimeError`` torch raises on first use.
 
+    Parameters
+    ----------
+    device : str or torch.device
+        The device as requested.
+    reason : str
+        Why it cannot be used.
+    available : list of str
+        The devices this machine offers.
+
     Attributes
     ----------
     device : str
         The device as requested.
+    reason : str
+        Why it cannot be used.
     available : list of str
         The devices this machine offers (``"cpu"``, ``"cuda:0"``, ...).
     """
