@@ -187,3 +187,10 @@ def test_evaluate_and_predict_refuse_a_run_without_a_model(tmp_path, tracks, cap
         assert main(["-q", *args]) == 3
         err = capsys.readouterr().err
         assert expected in err and "delete the folder and train again" in err
+
+
+def test_auto_device_is_recorded_in_the_results(run_dir):
+    import torch
+
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["device_used"] == ("cuda" if torch.cuda.is_available() else "cpu")

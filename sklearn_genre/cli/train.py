@@ -432,6 +432,7 @@ def train_run(data, transformer, *, model, training, run_dir, console, on_leak="
                 "interrupted": outcome.interrupted,
                 "fit_seconds": outcome.seconds,
                 "device": device_info(),
+                "device_used": getattr(classifier, "device_", None),
                 "model_file": MODEL_FILENAME,
             },
         )
