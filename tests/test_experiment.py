@@ -193,3 +193,28 @@ def test_recipe_defaults_are_the_classifiers(capsys):
     assert f"early stopping patience in epochs (default: {defaults['patience']})" in text
     assert main(["compare", "--help"]) == 0
     assert "maximum epochs (default: 20)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_unavailable_device_fails_before_a_run_directory_exists(fma_dir, tmp_path):
+    """Issue 14: no half-written run directory for a device the machine lacks."""
+    from sklearn_genre.classifiers import DeviceUnavailableError
+
+    with pytest.raises(DeviceUnavailableError, match="device='cuda:99'"):
+        run_experiment(tiny_pipeline(device="cuda:99"), load_fma(fma_dir), out=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_without_a_model_is_refused_with_its_story(tmp_path):
+    from sklearn_genre.experiment import load_run_model
+    from sklearn_genre.provenance import MissingModelError, RunInfo
+
+    run_dir = tmp_path / "killed-early"
+    run_dir.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with RunInfo(run_dir, command=["x"]):
+            raise KeyboardInterrupt
+    with pytest.raises(MissingModelError, match="interrupted before a model was saved") as info:
+        load_run_model(run_dir)
+    assert "delete the folder" in info.value.hint
+    with pytest.raises(MissingModelError):
+        evaluate_run(run_dir)
