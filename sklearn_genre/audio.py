@@ -55,6 +55,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .exceptions import DECODE_ERROR_KINDS, AudioDecodeError
+
 __all__ = [
     "AudioDecodeError",
     "DECODE_ERROR_KINDS",
@@ -64,10 +66,6 @@ __all__ = [
     "validate_waveform",
 ]
 
-#: Values of :attr:`AudioDecodeError.kind`.
-DECODE_ERROR_KINDS = ("missing", "empty", "not_audio", "unsupported", "truncated", "corrupt",
-                      "no_frames", "non_finite")
-
 #: ``res_type`` values accepted by :func:`load_audio` (soxr qualities, as in librosa).
 RESAMPLE_QUALITIES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq")
 
@@ -76,44 +74,6 @@ RESAMPLE_QUALITIES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq")
 # is larger. Encoder delay / padding differences are far below both.
 _TRUNCATION_REL_TOL = 0.01
 _TRUNCATION_ABS_TOL = 2 * 1152
-
-
-class AudioDecodeError(ValueError):
-    """An audio file could not be decoded into a valid waveform.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file that failed.
-    reason : str
-        What went wrong, in words.
-    kind : str, default="corrupt"
-        The class of problem, one of :data:`DECODE_ERROR_KINDS`.
-
-    Attributes
-    ----------
-    path : str
-        The file that failed.
-    reason : str
-        What went wrong.
-    kind : str
-        ``"missing"`` (no such file, not a regular file, no access), ``"empty"`` (0 bytes),
-        ``"not_audio"`` (text, zeros, an unknown format), ``"unsupported"`` (a known audio
-        format libsndfile does not read, e.g. MP4/AAC), ``"truncated"``, ``"corrupt"``
-        (a damaged header or stream), ``"no_frames"`` (no audio in the requested range) or
-        ``"non_finite"`` (NaN or inf samples).
-    """
-
-    def __init__(self, path, reason, kind="corrupt"):
-        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
-        self.reason = str(reason)
-        self.kind = kind
-        super().__init__(f"cannot decode audio file {self.path!r}: {self.reason}")
-
-    def __reduce__(self):
-        # Exceptions with a custom __init__ must say how to rebuild themselves, otherwise
-        # they cannot travel back from joblib/loky or Dask workers.
-        return (type(self), (self.path, self.reason, self.kind))
 
 
 def _check_finite(y, what):

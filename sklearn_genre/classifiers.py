@@ -26,12 +26,6 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    Interval,
-    Options,
-    StrOptions,
-    validate_parameter_constraints,
-)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet, NeuralNetClassifier
@@ -41,7 +35,9 @@ from skorch.utils import TeeGenerator, is_dataset, to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Subset
 
+from ._compat import Interval, Options, StrOptions, validate_parameter_constraints
 from .callbacks import LabelScoring, PrintLog, stopped_by_callback
+from .exceptions import DeviceUnavailableError
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
 
 __all__ = [
@@ -80,44 +76,6 @@ def resolve_device(device):
     if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-class DeviceUnavailableError(ValueError):
-    """The requested torch device does not exist or cannot be used on this machine.
-
-    Raised by :func:`check_device` (and so by the classifiers' ``fit``) before any work,
-    instead of the ``AssertionError``/``RuntimeError`` torch raises on first use.
-
-    Parameters
-    ----------
-    device : str or torch.device
-        The device as requested.
-    reason : str
-        Why it cannot be used.
-    available : list of str
-        The devices this machine offers.
-
-    Attributes
-    ----------
-    device : str
-        The device as requested.
-    reason : str
-        Why it cannot be used.
-    available : list of str
-        The devices this machine offers (``"cpu"``, ``"cuda:0"``, ...).
-    """
-
-    def __init__(self, device, reason, available):
-        self.device = str(device)
-        self.reason = reason
-        self.available = list(available)
-        super().__init__(
-            f"device={device!r} cannot be used: {reason}; available on this machine: "
-            f"{', '.join(self.available)}"
-        )
-
-    def __reduce__(self):
-        return (type(self), (self.device, self.reason, self.available))
 
 
 def available_devices():

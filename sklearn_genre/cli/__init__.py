@@ -56,7 +56,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 def build_parser():
     """The argument parser of ``sklearn-genre``."""
     from .. import __version__
-    from . import datasets, demo, evaluate, preprocess, selection, train
+    from . import datasets, demo, evaluate, preprocess, pretrained, selection, train
 
     parser = argparse.ArgumentParser(
         prog="sklearn-genre",
@@ -77,6 +77,7 @@ def build_parser():
     train.add_parser(sub, parents)
     evaluate.add_parsers(sub, parents)
     selection.add_parsers(sub, parents)
+    pretrained.add_parsers(sub, parents)
     for subparser in sub.choices.values():
         subparser.formatter_class = _HelpFormatter
     return parser
@@ -93,15 +94,17 @@ def _native_stderr(console):
 
 def _error_code(exc):
     """Exit code and hint for an exception that is the user's to fix, else None."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    from ..audio import AudioDecodeError
-    from ..cache import FeatureCacheError
-    from ..checkpointing import CheckpointError
-    from ..datasets import ChecksumError, DownloadError
-    from ..experiment import ExperimentError
-    from ..leakage import LeakageError
-    from ..persistence import ModelLoadError
+    from .._compat import InvalidParameterError
+    from ..exceptions import (
+        AudioDecodeError,
+        CheckpointError,
+        ChecksumError,
+        DownloadError,
+        ExperimentError,
+        FeatureCacheError,
+        LeakageError,
+        ModelLoadError,
+    )
 
     # Only raised once torch is imported; not importing it here keeps other errors fast.
     classifiers = sys.modules.get("sklearn_genre.classifiers")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 
-from .console import add_on_error_option, failures_listed_by_console, report_failures
+from .console import add_on_error_option, report_failures
 from .data import add_data_options, add_feature_options, make_transformer
 
 __all__ = ["add_parser", "run"]
@@ -33,30 +34,45 @@ def add_parser(subparsers, parents):
 
 def run(args, console):
     """Run ``preprocess``."""
-    from ..features import _progress
+    from ..extraction import extract, progress_bar
+    from ..features import find_short_clips, warn_short_clips
     from .console import CLIError
     from .data import resolve_data
 
     if args.no_cache:
         raise CLIError("preprocess fills the feature cache; --no-cache makes it pointless")
     data = resolve_data(args, console)
-    paths = list(data.paths)
+    paths = [os.fspath(p) for p in data.paths]  # extract() takes validated str paths
     transformer = make_transformer(args, data, console)
     on_error = "raise" if args.on_error == "raise" else "warn"
     transformer.set_params(verbose=0, on_error=on_error).fit(paths)
-    progress = _progress(len(paths), 1 if console.progress else 0)  # one bar for all chunks
+    plan = transformer.extraction_plan()
+    progress = progress_bar(len(paths), verbose=1 if console.progress else 0)  # one for all chunks
     start = time.perf_counter()
-    failures = []
+    failures, short = [], []
     try:
         for first in range(0, len(paths), CHUNK):
-            with failures_listed_by_console():
-                shape = transformer.transform(paths[first : first + CHUNK]).shape[1:]
-            failures += [(f.source, f.reason) for f in getattr(transformer, "failures_", [])]
-            if progress is not None:
-                progress.update(min(CHUNK, len(paths) - first))
+            chunk = paths[first : first + CHUNK]
+            features, chunk_failures = extract(
+                chunk,
+                plan,
+                memory=transformer.memory,
+                n_jobs=transformer.n_jobs,
+                on_error=transformer.on_error,
+                dtype=transformer.dtype,
+                progress=progress,
+            )
+            shape = features.shape[1:]
+            failures += [(f.source, f.reason) for f in chunk_failures]
+            if transformer.duration is not None:
+                short += find_short_clips(features, chunk, sr=transformer.sr,
+                                          hop_length=transformer.hop_length,
+                                          n_fft=transformer.n_fft,
+                                          duration=transformer.duration, first_row=first)
     finally:
         if progress is not None:
             progress.close()
+    warn_short_clips(short, len(paths), transformer.duration)
     console.info(f"features: {len(paths)} clips in {time.perf_counter() - start:.1f} s")
     console.result(
         f"{len(paths) - len(failures)} clips of {data.description}: features {shape} "
