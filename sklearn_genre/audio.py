@@ -55,7 +55,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .exceptions import DECODE_ERROR_KINDS, AudioDecodeError
+from .exceptions import AudioDecodeError
 
 __all__ = [
     "AudioDecodeError",
@@ -65,6 +65,10 @@ __all__ = [
     "quiet_native_stderr",
     "validate_waveform",
 ]
+
+#: Values of :attr:`AudioDecodeError.kind`.
+DECODE_ERROR_KINDS = ("missing", "empty", "not_audio", "unsupported", "truncated", "corrupt",
+                      "no_frames", "non_finite")
 
 #: ``res_type`` values accepted by :func:`load_audio` (soxr qualities, as in librosa).
 RESAMPLE_QUALITIES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq")

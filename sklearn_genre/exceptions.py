@@ -23,7 +23,6 @@ __all__ = [
     "CheckpointError",
     "CheckpointFormatError",
     "ChecksumError",
-    "DECODE_ERROR_KINDS",
     "DatasetWarning",
     "DeviceUnavailableError",
     "DownloadError",
@@ -81,7 +80,7 @@ class AudioDecodeError(SklearnGenreError, ValueError):
     reason : str
         What went wrong, in words.
     kind : str, default="corrupt"
-        The class of problem, one of :data:`DECODE_ERROR_KINDS`.
+        The class of problem, one of ``sklearn_genre.audio.DECODE_ERROR_KINDS``.
 
     Attributes
     ----------
@@ -107,11 +106,6 @@ class AudioDecodeError(SklearnGenreError, ValueError):
         # Exceptions with a custom __init__ must say how to rebuild themselves, otherwise
         # they cannot travel back from joblib/loky or Dask workers.
         return (type(self), (self.path, self.reason, self.kind))
-
-
-#: Values of :attr:`AudioDecodeError.kind`.
-DECODE_ERROR_KINDS = ("missing", "empty", "not_audio", "unsupported", "truncated", "corrupt",
-                      "no_frames", "non_finite")
 
 
 class ShortClipWarning(SklearnGenreWarning):
