@@ -653,6 +653,7 @@ def _fit(estimator, source, run_dir, *, checkpoint, time_limit, resume_from, sko
         + (f", resuming after epoch {resume_from} ({fit_params['epochs']} left)"
            if resume_from is not None else "")
         + "; Ctrl-C stops and keeps the best epoch"
+        + ("; a time estimate follows the first epoch" if getattr(final, "verbose", 0) else "")
     )
     try:
         return fit_final_step(final, X_train, y_train, **fit_params)
