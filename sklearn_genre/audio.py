@@ -16,14 +16,20 @@ input                                       behaviour
 missing path, a directory                   ``AudioDecodeError`` ("no such file" / "not a
                                             regular file")
 empty file (0 bytes)                        ``AudioDecodeError`` ("empty file")
-non-audio file (text renamed ``.mp3``)      ``AudioDecodeError`` ("not a recognised audio
-                                            file", with libsndfile's message)
+non-audio file (text renamed ``.mp3``, an   ``AudioDecodeError`` ("not audio: the file holds
+HTML error page, zeros, unknown bytes)      text: '...'"), judged from the first bytes, not
+                                            from libsndfile's message (which can say "File
+                                            does not exist" for a file that exists)
+unsupported audio format (MP4/M4A, WMA,     ``AudioDecodeError`` ("unsupported format: a
+WavPack, APE, Matroska)                     MP4/M4A file ...")
 corrupt mp3 (garbage inside the stream)     ``AudioDecodeError`` (libsndfile's read error)
 truncated mp3 (stream ends before the       ``AudioDecodeError`` ("truncated") when fewer
 length its header declares)                 frames decode than the header declares (beyond
                                             a tolerance of 1 % or 2 mp3 frames); the frames
                                             that *were* requested are checked, so a file
                                             truncated after ``offset + duration`` loads.
+truncated WAV (data chunk runs past the     ``AudioDecodeError`` ("truncated WAV"):
+end of the file)                            libsndfile itself would load the shorter clip
 zero-length audio, offset past the end      ``AudioDecodeError`` ("no audio frames")
 NaN or inf samples                          ``AudioDecodeError`` ("non-finite samples")
 short clip (e.g. 0.1 s)                     loads; fixing the length is the caller's job
@@ -32,12 +38,17 @@ other rate / channel count (8 kHz mono,     loads; mixed down (channel mean) and
 silence                                     loads (all zeros is valid audio)
 ==========================================  ===============================================
 
-:func:`validate_waveform` applies the same checks to a waveform given directly.
+:func:`validate_waveform` applies the same checks to a waveform given directly. Each error's
+``kind`` classifies it (:data:`DECODE_ERROR_KINDS`). libsndfile's MP3 decoder writes notes such
+as "Note: Illegal Audio-MPEG-Header ..." straight to file descriptor 2;
+:func:`quiet_native_stderr` discards them (the command line tool uses it under ``--quiet``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +57,18 @@ import soxr
 
 from .exceptions import AudioDecodeError
 
-__all__ = ["AudioDecodeError", "load_audio", "validate_waveform", "RESAMPLE_QUALITIES"]
+__all__ = [
+    "AudioDecodeError",
+    "DECODE_ERROR_KINDS",
+    "RESAMPLE_QUALITIES",
+    "load_audio",
+    "quiet_native_stderr",
+    "validate_waveform",
+]
+
+#: Values of :attr:`AudioDecodeError.kind`.
+DECODE_ERROR_KINDS = ("missing", "empty", "not_audio", "unsupported", "truncated", "corrupt",
+                      "no_frames", "non_finite")
 
 #: ``res_type`` values accepted by :func:`load_audio` (soxr qualities, as in librosa).
 RESAMPLE_QUALITIES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq")
@@ -141,6 +163,145 @@ def _resample(y, sr_native, sr, res_type):
     return np.ascontiguousarray(out, dtype=y.dtype)
 
 
+# Leading bytes of formats libsndfile reads, and of audio formats it does not.
+_READABLE_MAGIC = (
+    (b"RIFF", 0, "WAV"), (b"RIFX", 0, "WAV"), (b"RF64", 0, "WAV (RF64)"), (b"fLaC", 0, "FLAC"),
+    (b"OggS", 0, "Ogg"), (b"ID3", 0, "MP3"), (b"FORM", 0, "AIFF"), (b".snd", 0, "AU"),
+)
+_UNSUPPORTED_MAGIC = (
+    (b"ftyp", 4, "MP4/M4A (AAC or ALAC)"), (b"0&\xb2u\x8ef\xcf\x11", 0, "WMA/ASF"),
+    (b"MAC ", 0, "Monkey's Audio (APE)"), (b"wvpk", 0, "WavPack"), (b"\x1aE\xdf\xa3", 0,
+                                                                   "Matroska/WebM"),
+)
+_HEAD_BYTES = 4096
+
+
+def _looks_like_mp3_frame(head):
+    return len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+
+
+def _text_snippet(head):
+    """The start of ``head`` when it is text (UTF-8, no control bytes but whitespace), else None."""
+    if b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the block
+            return None
+        text = head[: exc.start].decode("utf-8")
+    if any(ord(c) < 32 and c not in "\t\r\n\f" for c in text):
+        return None
+    text = " ".join(text.split())
+    return text[:40] + ("..." if len(text) > 40 else "")
+
+
+def _unreadable_reason(path, exc):
+    """(reason, kind) for a file that libsndfile cannot open, from its first bytes.
+
+    libsndfile's own messages can mislead ("File does not exist or is not a regular file" for
+    a text file named ``.mp3``, which exists); the file's content says what it is.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    detail = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+    if not head.strip(b"\0"):
+        return (f"not audio: the first {len(head)} bytes are all zero (an incomplete download "
+                "or a placeholder file?)", "not_audio")
+    snippet = _text_snippet(head)
+    if snippet is not None:
+        what = ("an HTML/XML page (a failed download saves one?)" if snippet.startswith("<")
+                else "text")
+        return f"not audio: the file holds {what}: {snippet!r}", "not_audio"
+    for magic, at, name in _UNSUPPORTED_MAGIC:
+        if head[at : at + len(magic)] == magic:
+            return (f"unsupported format: a {name} file, which libsndfile does not decode "
+                    "(it reads WAV, FLAC, Ogg Vorbis/Opus, MP3, AIFF); convert it, e.g. "
+                    "`ffmpeg -i IN OUT.flac`", "unsupported")
+    for magic, at, name in _READABLE_MAGIC:
+        if head[at : at + len(magic)] == magic:
+            return f"damaged or unsupported {name} header (libsndfile: {detail})", "corrupt"
+    if _looks_like_mp3_frame(head):
+        return f"damaged MP3 stream (libsndfile: {detail})", "corrupt"
+    return (f"not a recognised audio format: the file starts with bytes {head[:8].hex(' ')} "
+            "(WAV, FLAC, Ogg, MP3 and AIFF are read)", "not_audio")
+
+
+def _wav_missing_bytes(path, size):
+    """Bytes a WAV file's ``data`` chunk declares beyond the end of the file (0 if none).
+
+    libsndfile quietly shortens a WAV whose data chunk runs past the end of the file, so a
+    truncated WAV would load as a shorter clip; the chunk size in the header says otherwise.
+    """
+    with open(path, "rb") as fh:
+        riff = fh.read(12)
+        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            return 0
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            header = fh.read(8)
+            chunk_id, chunk_size = header[:4], int.from_bytes(header[4:8], "little")
+            if chunk_id == b"data":
+                if chunk_size == 0xFFFFFFFF:  # streaming writers: size unknown
+                    return 0
+                return max(0, pos + 8 + chunk_size - size)
+            pos += 8 + chunk_size + (chunk_size & 1)
+    return 0
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Discard what C libraries write to the process's stderr (file descriptor 2).
+
+    libsndfile's MP3 decoder (mpg123) prints notes such as ``Note: Illegal Audio-MPEG-Header
+    0x00000000 at offset 14.`` straight to file descriptor 2, past Python's ``sys.stderr``.
+    Inside this context, descriptor 2 points to ``os.devnull`` and ``sys.stderr`` is a new
+    text stream on a duplicate of the original descriptor, so Python's own output (warnings,
+    progress bars, error messages) still reaches the terminal. Worker processes started
+    inside the context inherit the silenced descriptor.
+
+    The redirection is process-wide, so enter it once around a whole batch, from the main
+    thread (as the command line tool does under ``--quiet``), not around each file from
+    worker threads. Where descriptor 2 cannot be duplicated (no real stderr, e.g. some
+    embedded interpreters), it does nothing.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):
+        yield
+        return
+    python_stderr = sys.stderr
+    try:
+        # Only a sys.stderr that writes to descriptor 2 needs a new stream; one that does not
+        # (a capture in tests, a notebook's stream) keeps working as it is.
+        on_fd2 = python_stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        on_fd2 = False
+    stream = None
+    if on_fd2:
+        stream = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(
+            python_stderr, "encoding", None) or "utf-8", errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        if stream is not None:
+            sys.stderr = stream
+        yield
+    finally:
+        try:
+            if stream is not None:
+                stream.flush()
+        finally:
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            for fd in (saved, devnull):
+                os.close(fd)
+            if stream is not None:
+                stream.close()
+
+
 def load_audio(
     path,
     *,
@@ -219,31 +380,42 @@ def load_audio(
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise AudioDecodeError(path, "no such file") from None
+        raise AudioDecodeError(path, "no such file", "missing") from None
     except OSError as exc:
-        raise AudioDecodeError(path, f"cannot access file ({exc.strerror or exc})") from exc
+        raise AudioDecodeError(
+            path, f"cannot access file ({exc.strerror or exc})", "missing") from exc
     if not p.is_file():
-        raise AudioDecodeError(path, "not a regular file")
+        raise AudioDecodeError(path, "not a regular file", "missing")
     if st.st_size == 0:
-        raise AudioDecodeError(path, "empty file (0 bytes)")
+        raise AudioDecodeError(path, "empty file (0 bytes)", "empty")
 
     try:
         f = sf.SoundFile(p)
     except sf.SoundFileError as exc:
+        try:
+            reason, kind = _unreadable_reason(p, exc)
+        except OSError as read_exc:
+            reason, kind = f"cannot read file ({read_exc.strerror or read_exc})", "missing"
+        raise AudioDecodeError(path, reason, kind) from exc
+    missing = _wav_missing_bytes(p, st.st_size) if f.format == "WAV" else 0
+    if missing > f.channels * 4:  # more than one frame of the widest sample format
+        f.close()
         raise AudioDecodeError(
-            path, f"not a recognised audio file or unreadable header (libsndfile: {exc})"
-        ) from exc
+            path, f"truncated WAV: the header declares {missing} more bytes of audio than the "
+            f"file holds ({st.st_size} bytes)", "truncated")
     with f:
         sr_native = f.samplerate
         declared = f.frames
         start = int(offset * sr_native)
         if declared == 0:
-            raise AudioDecodeError(path, "zero-length audio: the file declares no frames")
+            raise AudioDecodeError(
+                path, "zero-length audio: the file declares no frames", "no_frames")
         if start >= declared:
             raise AudioDecodeError(
                 path,
                 f"no audio frames at offset {offset} s (file declares {declared} frames, "
                 f"{declared / sr_native:.3f} s)",
+                "no_frames",
             )
         n_req = -1 if duration is None else int(duration * sr_native)
         try:
@@ -255,18 +427,20 @@ def load_audio(
 
     n_got = y.shape[0]
     if n_got == 0:
-        raise AudioDecodeError(path, "no audio frames could be decoded (zero-length audio)")
+        raise AudioDecodeError(
+            path, "no audio frames could be decoded (zero-length audio)", "no_frames")
     expected = declared - start if n_req < 0 else min(n_req, declared - start)
     if expected - n_got > max(_TRUNCATION_REL_TOL * expected, _TRUNCATION_ABS_TOL):
         raise AudioDecodeError(
             path,
             f"truncated or corrupt stream: the header declares {declared / sr_native:.3f} s but "
             f"decoding stopped after {(start + n_got) / sr_native:.3f} s",
+            "truncated",
         )
     if check_finite:
         problem = _check_finite(y, "decoded audio")
         if problem is not None:
-            raise AudioDecodeError(path, problem)
+            raise AudioDecodeError(path, problem, "non_finite")
 
     if mono:
         y = _mixdown(y)  # (n_frames,)

@@ -38,6 +38,7 @@ from torch.utils.data import Subset
 from ._compat import Interval, Options, StrOptions, validate_parameter_constraints
 from .batching import TensorBatchingMixin, TensorBatchIterator
 from .callbacks import LabelScoring, PrintLog, stopped_by_callback
+from .exceptions import DeviceUnavailableError
 from .loss_readback import DeferredLossMixin
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
 from .valid_split import StratifiedValidSplit, check_validation_size
@@ -46,13 +47,20 @@ __all__ = [
     "CNNClassifier",
     "CNNGRUAttentionClassifier",
     "CNNGRUClassifier",
+    "DeviceUnavailableError",
     "GRUClassifier",
+    "available_devices",
+    "check_device",
 ]
 
 # Samples per chunk when scanning X (finiteness, band statistics): bounds the
 # float64 working copy to about 85 MB for 128 x 1292 inputs.
 _CHUNK = 64
 _FLOAT_DTYPES = (np.float32, np.float16)
+
+#: More mel bands than this in ``fit``'s X is implausible (recipes use 40 to 256): a 2-D X is
+#: refused (likely flattened spectrograms), a 3-D X warned about (likely transposed).
+MAX_PLAUSIBLE_MELS = 512
 
 
 def resolve_device(device):
@@ -73,11 +81,112 @@ def resolve_device(device):
     return device
 
 
+def available_devices():
+    """The torch devices of this machine, CPU first.
+
+    Returns
+    -------
+    devices : list of str
+        ``"cpu"``, then ``"cuda:<i> (<name>)"`` for each visible CUDA device and ``"mps"``
+        when Apple's Metal backend is available.
+    """
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})"
+                    for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device):
+    """Resolve ``device`` and check that this machine has it, before any work is done.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        An estimator's ``device`` parameter: ``"auto"``, ``"cpu"``, ``"cuda"``,
+        ``"cuda:<index>"``, ``"mps"``, a :class:`torch.device`, or ``None`` (skorch's "leave
+        tensors where they are", accepted as is).
+
+    Returns
+    -------
+    device : str, torch.device or None
+        The resolved device (``"auto"`` becomes ``"cuda"`` or ``"cpu"``).
+
+    Raises
+    ------
+    DeviceUnavailableError
+        For a string torch does not parse as a device, CUDA without a CUDA build or GPU, a
+        CUDA index past the last GPU, MPS where Metal is unavailable, or another device type
+        whose backend reports itself unavailable. The message lists the available devices.
+    """
+    resolved = resolve_device(device)
+    if resolved is None:
+        return None
+    try:
+        dev = torch.device(resolved)
+    except (RuntimeError, TypeError, ValueError):
+        raise DeviceUnavailableError(
+            device, "not a torch device name; use 'auto', 'cpu', 'cuda', "
+            "'cuda:<index>' or 'mps'", available_devices()) from None
+    if dev.type == "cpu":
+        return resolved
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch build has no CUDA support" if torch.version.cuda is None
+                   else "torch sees no CUDA GPU (driver, CUDA_VISIBLE_DEVICES)")
+            raise DeviceUnavailableError(device, why, available_devices())
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise DeviceUnavailableError(
+                device, f"there {'is' if count == 1 else 'are'} only {count} CUDA "
+                f"device{'s' if count != 1 else ''} (indices 0 to {count - 1})",
+                available_devices())
+        return resolved
+    backend = getattr(torch.backends, dev.type, None) or getattr(torch, dev.type, None)
+    is_available = getattr(backend, "is_available", None)
+    if not callable(is_available) or not is_available():
+        raise DeviceUnavailableError(
+            device, f"the {dev.type!r} backend is not available in this torch build or on "
+            "this machine", available_devices())
+    return resolved
+
+
+def _check_plausible_shape(shape, what="X"):
+    """Refuse a 2-D X, and warn about a 3-D X, with more mel bands than any recipe uses.
+
+    A 2-D X is read as single-frame spectrograms (n_samples, n_mels); thousands of "mel
+    bands" there almost always mean flattened spectrograms. A 3-D X with more than
+    :data:`MAX_PLAUSIBLE_MELS` bands may be transposed (n_samples, n_frames, n_mels) or a
+    linear spectrogram, which is allowed but worth a word.
+    """
+    if len(shape) == 2 and shape[1] > MAX_PLAUSIBLE_MELS:
+        raise ValueError(
+            f"{what} has shape {shape}: a 2-D {what} is read as one-frame spectrograms of shape "
+            f"(n_samples, n_mels), and {shape[1]} mel bands is more than any recipe uses (at "
+            f"most {MAX_PLAUSIBLE_MELS}). Pass spectrograms of shape (n_samples, n_mels, "
+            f"n_frames); flattened ones can be restored with {what}.reshape(n_samples, n_mels, "
+            "n_frames), e.g. (n, 128, 1292) for the default MelSpectrogramTransformer"
+        )
+    if len(shape) == 3 and shape[1] > MAX_PLAUSIBLE_MELS:
+        hint = (f"; if the axes are (n_samples, n_frames, n_mels), pass "
+                f"{what}.transpose(0, 2, 1)" if shape[2] < shape[1] else "")
+        warnings.warn(
+            f"{what} has shape {shape}, i.e. {shape[1]} mel bands, more than any recipe uses "
+            f"(at most {MAX_PLAUSIBLE_MELS}); expected (n_samples, n_mels, n_frames){hint}",
+            UserWarning, stacklevel=5,
+        )
+
+
 def _validate_spectrograms(X, *, n_mels=None, what="X", owner="the estimator",
-                           check_finite=True):
+                           check_finite=True, check_plausible=False):
     """Check X and return it as a 3-D float16/float32 ndarray (no copy when possible)."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
+    if check_plausible and hasattr(X, "shape"):
+        _check_plausible_shape(tuple(X.shape), what)
     if not hasattr(X, "ndim") or getattr(X, "ndim", 0) == 2:
         # 2-D input (n_samples, n_mels) gets sklearn's checks and messages.
         X = check_array(X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, allow_nd=True,
@@ -224,7 +333,11 @@ _PARAMETER_DOC = """
         2.1 GB instead of 4.2 GB) at float16's rounding of the stored values.
     device : str, torch.device or None, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; resolved whenever the
-        net runs, the parameter itself stays ``"auto"``. A model trained on a GPU
+        net runs, the parameter itself stays ``"auto"`` (``fit`` records the choice in
+        ``device_`` and, with ``verbose``, prints it). ``fit`` checks the device before
+        touching the data: one this machine lacks (``"cuda"`` without CUDA, ``"cuda:3"`` on a
+        one-GPU machine, ``"mps"`` without Metal, a misspelling) raises
+        :class:`DeviceUnavailableError` listing the available devices. A model trained on a GPU
         unpickles on a CPU-only machine (its tensors are mapped to the CPU).
     verbose : int, default=1
         1 prints skorch's per-epoch table; 0 is silent.
@@ -255,7 +368,9 @@ _NOTES_DOC = """
     values (as produced by ``MelSpectrogramTransformer``), float32 or float16
     (float16 storage halves memory; batches are cast to float32 in the
     network); other numeric dtypes are converted to float32. A 2-D array of
-    shape (n_samples, n_mels) is read as spectrograms of one frame. The number
+    shape (n_samples, n_mels) is read as spectrograms of one frame; ``fit`` refuses
+    one with more than 512 columns (flattened spectrograms, most likely) and warns
+    about a 3-D X with more than 512 mel bands (transposed axes, most likely). The number
     of frames may differ between ``fit`` and ``predict``. Each mel band is
     standardised with the mean and standard deviation of the ``fit`` data
     (stored as buffers in the network, so they travel with pickles and
@@ -307,6 +422,11 @@ _NOTES_DOC = """
         Maps labels to the integer targets the network trains on.
     seed_ : int or None
         The torch seed drawn from ``random_state`` for the last ``fit``.
+    device_ : str or None
+        The device the last ``fit`` trained on (``device="auto"`` resolved, e.g. ``"cpu"``).
+    fit_epochs_ : int
+        Epochs the last ``fit``/``partial_fit`` planned to run (``max_epochs`` or the
+        ``epochs`` fit parameter); the epoch table's time estimate is based on it.
     interrupted_ : bool
         Whether the last ``fit`` was ended by the user's ``KeyboardInterrupt`` (Ctrl-C),
         not by early stopping or a time limit.
@@ -468,6 +588,22 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         finally:
             self.device = requested
 
+    def _validate_device(self):
+        """Check ``device`` before any data is touched; record the resolved one as ``device_``.
+
+        Raises :class:`DeviceUnavailableError` naming the device and what this machine has.
+        With ``device="auto"`` and ``verbose``, says which device was chosen.
+        """
+        validate_parameter_constraints(
+            {"device": self._parameter_constraints["device"]}, {"device": self.device},
+            caller_name=type(self).__name__)
+        resolved = check_device(self.device)
+        self.device_ = None if resolved is None else str(resolved)
+        if self.verbose and isinstance(self.device, str) and self.device == "auto":
+            why = "" if self.device_ != "cpu" else " (no CUDA device available)"
+            print(f"device='auto': training on {self.device_}{why}", flush=True)
+        return resolved
+
     def _on_cuda(self):
         device = resolve_device(self.device)
         return device is not None and torch.device(device).type == "cuda"
@@ -504,7 +640,8 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
     def _setup(self, X, y, classes=None):
         """Validate the data of a fresh fit and learn labels and band statistics."""
         self._validate_hyperparameters()
-        X = _validate_spectrograms(X, check_finite=False)  # checked with the statistics
+        X = _validate_spectrograms(X, check_finite=False,  # checked with the statistics
+                                   check_plausible=True)
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != len(X):
             raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}")
@@ -636,6 +773,8 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """skorch's fit loop, recording whether it was interrupted."""
+        # The epochs this fit plans to run, for PrintLog's time estimate.
+        self.fit_epochs_ = epochs if epochs is not None else self.max_epochs
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
@@ -724,6 +863,7 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         self : object
             The fitted estimator.
         """
+        self._validate_device()
         fresh = not (self.warm_start and self.initialized_ and hasattr(self, "label_encoder_"))
         if fresh:
             X, y_encoded = self._setup(X, y, classes=self.classes)
@@ -757,6 +897,7 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         -------
         self : object
         """
+        self._validate_device()
         fresh = not (self.initialized_ and hasattr(self, "label_encoder_"))
         if fresh:
             X, y_encoded = self._setup(X, y, classes=classes if classes is not None

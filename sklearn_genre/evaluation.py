@@ -162,6 +162,9 @@ class EvaluationResult:
     score_labels : ndarray or None
         Genres that macro F1 and the report average over, when not ``labels`` (see
         :func:`evaluate_outside`).
+    failures : list of ExtractionFailure
+        Test items that could not be turned into features (``evaluate(..., on_error="record")``)
+        and are left out of every score: their row in the input, source and reason.
     """
 
     accuracy: float
@@ -175,6 +178,7 @@ class EvaluationResult:
     intervals: dict = field(default_factory=dict)
     groups: np.ndarray | None = None
     score_labels: np.ndarray | None = None
+    failures: list = field(default_factory=list)
 
     @property
     def n_samples(self):
@@ -273,6 +277,8 @@ class EvaluationResult:
         })
         if self.score_labels is not None:
             out["score_labels"] = to_jsonable(self.score_labels)
+        out["failures"] = [{"index": int(f.index), "source": f.source, "reason": f.reason}
+                           for f in self.failures]
         if include_predictions:
             out["y_true"] = to_jsonable(self.y_true)
             out["y_pred"] = to_jsonable(self.y_pred)
@@ -385,7 +391,7 @@ def _balanced_accuracy(y_true, y_pred):
 
 
 def evaluate(estimator, X, y, *, labels=None, groups=None, n_resamples=2000, confidence=0.95,
-             random_state=0):
+             random_state=0, on_error="raise"):
     """Evaluate a fitted classifier on ``(X, y)``, with bootstrap confidence intervals.
 
     Parameters
@@ -405,12 +411,17 @@ def evaluate(estimator, X, y, *, labels=None, groups=None, n_resamples=2000, con
         Group (artist) of each test item; the intervals then resample groups.
     n_resamples, confidence, random_state
         See :func:`evaluate_predictions`.
+    on_error : {"raise", "record"}, default="raise"
+        A test file that cannot be decoded: ``"raise"`` stops with its error; ``"record"``
+        (for a Pipeline whose first step has an ``on_error`` parameter, such as
+        :class:`~sklearn_genre.features.MelSpectrogramTransformer`) scores the other items and
+        lists the failed ones in ``result.failures``. A ``ValueError`` when every item fails.
 
     Returns
     -------
     result : EvaluationResult
         Accuracy, balanced accuracy, macro F1 and their intervals, per-genre report,
-        confusion matrix, and the predictions.
+        confusion matrix, the predictions and the failed items.
 
     Examples
     --------
@@ -428,10 +439,54 @@ def evaluate(estimator, X, y, *, labels=None, groups=None, n_resamples=2000, con
         classes = np.asarray(estimator.classes_)
         unseen = np.setdiff1d(np.unique(y), classes)
         labels = np.concatenate([classes, unseen]) if unseen.size else classes
-    y_pred = estimator.predict(X)
-    return evaluate_predictions(y, y_pred, labels=labels, groups=groups,
-                                n_resamples=n_resamples, confidence=confidence,
-                                random_state=random_state)
+    if on_error not in ("raise", "record"):
+        raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+    failures = []
+    if on_error == "raise" or not _records_failures(estimator):
+        y_pred = estimator.predict(X)
+    else:
+        y_pred, failures = _predict_recording_failures(estimator, X)
+        keep = np.ones(len(y), bool)
+        keep[[f.index for f in failures]] = False
+        y = y[keep]
+        if groups is not None:
+            groups = np.asarray(groups)[keep]
+    result = evaluate_predictions(y, y_pred, labels=labels, groups=groups,
+                                  n_resamples=n_resamples, confidence=confidence,
+                                  random_state=random_state)
+    result.failures = failures
+    return result
+
+
+def _records_failures(estimator):
+    from sklearn.pipeline import Pipeline
+
+    return (isinstance(estimator, Pipeline) and len(estimator.steps) >= 2
+            and "on_error" in estimator.steps[0][1].get_params(deep=False))
+
+
+def _predict_recording_failures(pipeline, X):
+    """Predictions of the items whose features could be computed, and the failures.
+
+    The feature step runs as a copy with ``on_error="warn"`` (the model is not changed); the
+    rows of failed items are dropped before the rest of the pipeline.
+    """
+    import copy
+
+    from .exceptions import ExtractionWarning
+
+    first = copy.copy(pipeline.steps[0][1])
+    first.set_params(on_error="warn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtractionWarning)  # listed in the result instead
+        Xt = first.transform(X)
+    failures = list(getattr(first, "failures_", []))
+    keep = np.ones(len(Xt), bool)
+    keep[[f.index for f in failures]] = False
+    if not keep.any():
+        raise ValueError(f"none of the {len(Xt)} test items could be read; first: "
+                         f"{failures[0].source}: {failures[0].reason}")
+    return pipeline[1:].predict(Xt[keep]), failures
 
 
 # ----------------------------------------------------------------------------- bootstrap

@@ -24,6 +24,7 @@ __all__ = [
     "CheckpointFormatError",
     "ChecksumError",
     "DatasetWarning",
+    "DeviceUnavailableError",
     "DownloadError",
     "ExperimentError",
     "ExtractionWarning",
@@ -31,8 +32,10 @@ __all__ = [
     "IncompleteStoreError",
     "LeakageError",
     "LeakageWarning",
+    "MissingModelError",
     "ModelLoadError",
     "MusicnnWeightsNotFoundError",
+    "ShortClipWarning",
     "SklearnGenreError",
     "SklearnGenreWarning",
     "SmallValidationWarning",
@@ -78,6 +81,8 @@ class AudioDecodeError(SklearnGenreError, ValueError):
         The file that failed.
     reason : str
         What went wrong, in words.
+    kind : str, default="corrupt"
+        The class of problem, one of ``sklearn_genre.audio.DECODE_ERROR_KINDS``.
 
     Attributes
     ----------
@@ -85,17 +90,120 @@ class AudioDecodeError(SklearnGenreError, ValueError):
         The file that failed.
     reason : str
         What went wrong.
+    kind : str
+        ``"missing"`` (no such file, not a regular file, no access), ``"empty"`` (0 bytes),
+        ``"not_audio"`` (text, zeros, an unknown format), ``"unsupported"`` (a known audio
+        format libsndfile does not read, e.g. MP4/AAC), ``"truncated"``, ``"corrupt"``
+        (a damaged header or stream), ``"no_frames"`` (no audio in the requested range) or
+        ``"non_finite"`` (NaN or inf samples).
     """
 
-    def __init__(self, path, reason):
+    def __init__(self, path, reason, kind="corrupt"):
         self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
         self.reason = str(reason)
+        self.kind = kind
         super().__init__(f"cannot decode audio file {self.path!r}: {self.reason}")
 
     def __reduce__(self):
         # Exceptions with a custom __init__ must say how to rebuild themselves, otherwise
         # they cannot travel back from joblib/loky or Dask workers.
-        return (type(self), (self.path, self.reason))
+        return (type(self), (self.path, self.reason, self.kind))
+
+
+class ShortClipWarning(SklearnGenreWarning):
+    """Clips with sound in less than half the window (shorter clips are padded with silence).
+
+    Parameters
+    ----------
+    message : str
+        The warning text (how many clips, the shortest, the first few).
+    clips : iterable of (int, str, float), default=()
+        Row, source and seconds of sound of each such clip.
+    window : float, default=None
+        The window in seconds.
+
+    Attributes
+    ----------
+    clips : list of (int, str, float)
+        Row, source and seconds of sound (before the silent end) of each such clip.
+    window : float
+        The window (``duration``) in seconds.
+    """
+
+    def __init__(self, message, clips=(), window=None):
+        super().__init__(message)
+        self.clips = list(clips)
+        self.window = window
+
+
+class DeviceUnavailableError(SklearnGenreError, ValueError):
+    """The requested torch device does not exist or cannot be used on this machine.
+
+    Raised by :func:`sklearn_genre.classifiers.check_device` (and so by the classifiers'
+    ``fit`` and :func:`sklearn_genre.experiment.run_experiment`) before any work, instead of
+    the ``AssertionError``/``RuntimeError`` torch raises on first use.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The device as requested.
+    reason : str
+        Why it cannot be used.
+    available : list of str
+        The devices this machine offers.
+
+    Attributes
+    ----------
+    device : str
+        The device as requested.
+    reason : str
+        Why it cannot be used.
+    available : list of str
+        The devices this machine offers (``"cpu"``, ``"cuda:0"``, ...).
+    """
+
+    def __init__(self, device, reason, available):
+        self.device = str(device)
+        self.reason = reason
+        self.available = list(available)
+        super().__init__(
+            f"device={device!r} cannot be used: {reason}; available on this machine: "
+            f"{', '.join(self.available)}"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.device, self.reason, self.available))
+
+
+class MissingModelError(SklearnGenreError, FileNotFoundError):
+    """A run directory holds no model (failed, interrupted, killed or still running).
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        The run directory.
+    message : str
+        Why it has no model (see :func:`sklearn_genre.provenance.explain_missing_model`).
+    hint : str
+        What to do.
+
+    Attributes
+    ----------
+    run_dir : str
+    hint : str
+        What to do: resume the run (when it has a checkpoint) or delete it.
+    """
+
+    def __init__(self, run_dir, message, hint):
+        super().__init__(message)
+        self.run_dir = str(run_dir)
+        self.hint = hint
+
+    def __str__(self):
+        return self.args[0]
+
+    def __reduce__(self):
+        return (type(self), (self.run_dir, str(self), self.hint))
 
 
 class FeatureCacheError(SklearnGenreError, OSError):

@@ -386,7 +386,11 @@ def load_run_model(run_dir):
     Raises
     ------
     FileNotFoundError
-        No such directory, or it holds no model (the message gives the run's recorded status).
+        No such directory.
+    sklearn_genre.provenance.MissingModelError
+        (a ``FileNotFoundError``) The run holds no model: the message says why (failed,
+        interrupted, killed, still running; from its ``run_info.json``) and ``hint`` whether
+        it can be resumed.
     sklearn_genre.persistence.ModelLoadError
         A corrupt, foreign or incompatible model file.
     """
@@ -397,15 +401,10 @@ def load_run_model(run_dir):
         raise FileNotFoundError(f"run directory not found: {run_dir}")
     path = run_dir / MODEL_FILENAME
     if not path.is_file():
-        status = ""
-        try:
-            from .provenance import read_run_info
+        from .provenance import MissingModelError, explain_missing_model
 
-            info = read_run_info(run_dir)
-            status = f" (its run_info.json says {info['status']!r}: {info.get('message')})"
-        except (OSError, ValueError, KeyError):
-            pass
-        raise FileNotFoundError(f"{run_dir} holds no {MODEL_FILENAME}{status}")
+        message, hint = explain_missing_model(run_dir, MODEL_FILENAME)
+        raise MissingModelError(run_dir, message, hint)
     return load_model(path)
 
 
@@ -466,12 +465,23 @@ def run_experiment(estimator, data, *, out="runs", split="official", name=None,
 
     from .provenance import make_run_dir
 
+    _check_device(estimator)
     source = make_data_source(data, split)
     estimator = clone(estimator)
     run_dir = make_run_dir(out, name, overwrite=overwrite)
     logger.info(f"run directory: {run_dir}")
     return _run(estimator, source, run_dir, on_leak=on_leak, checkpoint=checkpoint,
                 time_limit=time_limit, extra_config=config, command=command)
+
+
+def _check_device(estimator):
+    """Refuse a torch device this machine lacks before any work and before a run directory
+    exists (:func:`sklearn_genre.classifiers.check_device`)."""
+    _, final = _parts(estimator)
+    if hasattr(final, "device") and hasattr(final, "initialize_module"):  # a skorch net
+        from .classifiers import check_device
+
+        check_device(final.device)
 
 
 def _checkpoint_dir(run_dir):
@@ -569,6 +579,7 @@ def _run(estimator, source, run_dir, *, on_leak, checkpoint, time_limit, extra_c
                     "interrupted": interrupted,
                     "fit_seconds": seconds,
                     "device": device_info(),
+                    "device_used": getattr(_parts(estimator)[1], "device_", None),
                     "model_file": MODEL_FILENAME,
                 },
             )
@@ -644,6 +655,7 @@ def _fit(estimator, source, run_dir, *, checkpoint, time_limit, resume_from, sko
         + (f", resuming after epoch {resume_from} ({fit_params['epochs']} left)"
            if resume_from is not None else "")
         + "; Ctrl-C stops and keeps the best epoch"
+        + ("; a time estimate follows the first epoch" if getattr(final, "verbose", 0) else "")
     )
     try:
         return fit_final_step(final, X_train, y_train, **fit_params)
@@ -834,7 +846,7 @@ def _run_training_items(run_dir):
 
 
 def evaluate_run(run_dir, data=None, *, split="official", out=None, on_leak="warn",
-                 runtime=None, command=None):
+                 runtime=None, command=None, on_error="record"):
     """Evaluate a run's saved model on a data set's test split, with a leakage check.
 
     The test tracks are checked against the tracks the run trained on (its ``split.csv``;
@@ -856,6 +868,10 @@ def evaluate_run(run_dir, data=None, *, split="official", out=None, on_leak="war
         4, "verbose": 1}``); the loaded model is left portable.
     command : list of str, default=None
         The command line to record.
+    on_error : {"record", "raise"}, default="record"
+        Test files that cannot be read: ``"record"`` scores the others and lists the failed
+        ones (``results["failures"]``, ``predictions.csv``); ``"raise"`` stops at the first
+        (see :func:`~sklearn_genre.report.write_report`).
 
     Returns
     -------
@@ -904,6 +920,7 @@ def evaluate_run(run_dir, data=None, *, split="official", out=None, on_leak="war
             config=config,
             data_fingerprint=source.fingerprint(),
             **_test_groups(source, source.test),
+            on_error=on_error,
         )
     results["run_dir"] = eval_dir
     return ExperimentResult(estimator=model, results=results, run_dir=eval_dir)

@@ -31,6 +31,7 @@ Speed and memory
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -42,8 +43,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._compat import HasMethods, Interval, StrOptions, fit_context
 from .audio import RESAMPLE_QUALITIES, AudioDecodeError, load_audio, validate_waveform
 from .cache import FEATURE_VERSION
-from .exceptions import ExtractionWarning
-from .extraction import ExtractionFailure, extract, warn_failures
+from .exceptions import ExtractionWarning, ShortClipWarning
+from .extraction import ExtractionFailure, _source, extract, warn_failures
 from .logmel import PARITY_TOLERANCE_DB, _log_mel, _mel_bank, log_mel_spectrogram, n_frames
 
 __all__ = [
@@ -52,7 +53,12 @@ __all__ = [
     "ExtractionFailure",
     "ExtractionWarning",
     "PARITY_TOLERANCE_DB",
+    "SHORT_CLIP_FRACTION",
+    "ShortClipWarning",
+    "find_short_clips",
     "log_mel_spectrogram",
+    "short_clip_warning",
+    "warn_short_clips",
 ]
 
 
@@ -433,6 +439,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     def _validate_X(self, X, *, reset):
         """Return the clips of X as a list-like of str paths / 1-D arrays (or a 2-D array)."""
+        X = _paths_from_frame(X)
         if isinstance(X, (str, bytes, os.PathLike)):
             raise TypeError(
                 "X must be a sequence of audio paths or waveforms, got a single "
@@ -523,8 +530,9 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of str or os.PathLike, sequence of ndarray of shape (n_samples,), or \
-ndarray of shape (n_clips, n_samples)
-            Audio files, or waveforms at ``sr``.
+ndarray of shape (n_clips, n_samples), or pandas DataFrame/Series
+            Audio files, or waveforms at ``sr``. A DataFrame gives its ``path`` column (or
+            its only column) of paths, a Series its values.
         y : None
             Ignored.
 
@@ -546,8 +554,9 @@ ndarray of shape (n_clips, n_samples)
         Parameters
         ----------
         X : sequence of str or os.PathLike, sequence of ndarray of shape (n_samples,), or \
-ndarray of shape (n_clips, n_samples)
-            Audio files, or waveforms at ``sr``.
+ndarray of shape (n_clips, n_samples), or pandas DataFrame/Series
+            Audio files, or waveforms at ``sr``. A DataFrame gives its ``path`` column (or
+            its only column) of paths, a Series its values.
 
         Returns
         -------
@@ -561,6 +570,14 @@ ndarray of shape (n_clips, n_samples)
             A file cannot be decoded (``on_error="raise"``).
         FeatureCacheError
             A cache entry cannot be written (whatever ``on_error``).
+
+        Warns
+        -----
+        ShortClipWarning
+            With a fixed ``duration``, when clips have sound in less than half the window
+            (shorter clips are padded with silence at the end): how many, the shortest, and
+            the first few (``warning.clips`` lists them all). Judged from the output: the
+            trailing frames at the clip's floor value (padding or digital silence).
         """
         check_is_fitted(self, "mel_basis_")
         items = self._validate_X(X, reset=False)
@@ -576,6 +593,10 @@ ndarray of shape (n_clips, n_samples)
         if self.on_error == "warn":
             self.failures_ = failures
             warn_failures(failures, len(items), stacklevel=2)
+        if self.duration is not None:
+            short = find_short_clips(out, items, sr=self.sr, hop_length=self.hop_length,
+                                     n_fft=self.n_fft, duration=self.duration)
+            warn_short_clips(short, len(out), self.duration)
         return out
 
     def extraction_plan(self):
@@ -592,3 +613,107 @@ ndarray of shape (n_clips, n_samples)
         """
         check_is_fitted(self, "mel_basis_")
         return self._build_plan()
+
+
+def _paths_from_frame(X):
+    """The paths of a pandas DataFrame (``path`` column, or its only column) or Series.
+
+    scikit-learn transformers take DataFrames; a table of file paths is what a metadata file
+    gives. Other input (and a numeric DataFrame of waveforms) is returned unchanged.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is not None and hasattr(X, "iloc"):  # a DataFrame
+        if "path" in columns:
+            return X["path"].tolist()
+        if len(columns) == 1 and X.iloc[:, 0].dtype.kind not in "fiub":
+            return X.iloc[:, 0].tolist()
+        if all(X[c].dtype.kind in "fiub" for c in columns):
+            return X  # waveforms, one per row
+        raise ValueError(
+            "a DataFrame X must hold the audio paths in a 'path' column or as its only "
+            f"column (or waveforms as numeric rows); got columns {list(columns)}"
+        )
+    if hasattr(X, "to_list") and hasattr(X, "dtype") and X.dtype.kind not in "fiub":
+        return X.to_list()  # a Series of paths
+    return X
+
+
+#: A clip with sound in less than this fraction of the window is reported by ``transform``.
+SHORT_CLIP_FRACTION = 0.5
+
+
+def _sound_seconds(Xt, *, sr, hop_length, n_fft):
+    """Seconds before each clip's silent end: the trailing frames at the clip's floor value.
+
+    Zero padding (a clip shorter than the window) gives frames at the floor in every band
+    (``max - top_db``, or the ``amin`` floor); so does digital silence. Frame ``k`` is
+    centred on sample ``k * hop_length`` and spans ``n_fft`` samples, so the first silent
+    frame ``k`` gives a length of about ``k * hop_length - n_fft / 2`` (within one hop).
+    """
+    n, _, n_frames = Xt.shape
+    seconds = np.full(n, n_frames * hop_length / sr)
+    for row in range(n):
+        S = Xt[row]
+        floor = S.min()
+        if not np.isfinite(floor):
+            continue
+        at_floor = (S == floor).all(axis=0)
+        trailing = int(np.argmin(at_floor[::-1])) if not at_floor.all() else n_frames
+        if trailing:
+            seconds[row] = max(0, (n_frames - trailing) * hop_length - n_fft // 2) / sr
+    return seconds
+
+
+def find_short_clips(Xt, items, *, sr, hop_length, n_fft, duration, first_row=0):
+    """The clips of ``Xt`` with sound in less than half the window.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (n_clips, n_mels, n_frames)
+        Log-mel spectrograms of fixed-length clips.
+    items : sequence
+        The clips (paths name them, waveforms are ``X[i]``).
+    sr, hop_length, n_fft : int
+        The recipe.
+    duration : float
+        The window in seconds.
+    first_row : int, default=0
+        Row number of ``Xt[0]`` in a larger set (for chunked extraction).
+
+    Returns
+    -------
+    clips : list of (int, str, float)
+        Row, source and seconds of sound of each short clip.
+    """
+    seconds = _sound_seconds(Xt, sr=sr, hop_length=hop_length, n_fft=n_fft)
+    short = np.flatnonzero(seconds < SHORT_CLIP_FRACTION * duration)
+    return [(first_row + int(r), _source(items, r), float(min(seconds[r], duration)))
+            for r in short]
+
+
+def warn_short_clips(clips, n, duration, *, stacklevel=3):
+    """Warn about ``clips`` (from :func:`find_short_clips`) out of ``n``, if there are any."""
+    if clips:
+        warnings.warn(
+            short_clip_warning(clips, n, duration, what="clips",
+                               judged="shorter than half the {window} window or silent for "
+                               "most of it"),
+            stacklevel=stacklevel,
+        )
+
+
+def short_clip_warning(clips, n, window, *, what="clips",
+                       judged="shorter than half the {window} window"):
+    """The :class:`ShortClipWarning` for ``clips`` (row, source, seconds) out of ``n``.
+
+    Shared by :meth:`MelSpectrogramTransformer.transform`, the CLI's ``preprocess`` and
+    :func:`sklearn_genre.inference.predict_tracks`, so all count and word it the same way.
+    """
+    shortest = min(clips, key=lambda c: c[2])
+    listing = ", ".join(f"{src} ({sec:.1f} s)" for _, src, sec in clips[:3])
+    more = f" and {len(clips) - 3} more" if len(clips) > 3 else ""
+    judged = judged.format(window=f"{window:g} s")
+    return ShortClipWarning(
+        f"{len(clips)} of {n} {what} are {judged} (shortest {shortest[2]:.1f} s of sound; "
+        f"shorter ones are padded with silence to the window): {listing}{more}",
+        clips, float(window))

@@ -8,9 +8,12 @@ Windows (``window`` and ``hop`` in seconds, ``n`` = track length):
 
 - windows start at ``0, hop, 2 * hop, ...`` as long as they fit in the track;
 - when the last of them ends before the track does, one more window aligned to the end of the
-  track is added, so every sample is seen (that window overlaps the one before);
+  track is added, so every sample is seen (that window overlaps the one before). This needs
+  ``hop <= window`` and ``window <=`` the transformer's ``duration`` (a longer window would be
+  cropped to it); other values are refused with a ``ValueError``;
 - a track shorter than one window gives a single window, zero-padded at the end (silence) to the
-  window length, and ``padded=True`` in the result;
+  window length, and ``padded=True`` in the result; tracks shorter than half the window are
+  reported with a :class:`~sklearn_genre.features.ShortClipWarning` (how many, the shortest);
 - the transformer's ``offset`` (where a training clip starts inside its file) is not applied to
   the windows: each window is used from its first sample.
 """
@@ -25,6 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .audio import AudioDecodeError, load_audio, validate_waveform
+from .features import (
+    SHORT_CLIP_FRACTION,
+    ExtractionFailure,
+    ExtractionWarning,
+    ShortClipWarning,
+    short_clip_warning,
+)
 from .provenance import to_jsonable
 
 __all__ = [
@@ -32,6 +42,7 @@ __all__ = [
     "find_feature_transformer",
     "predict_track",
     "predict_tracks",
+    "resolve_windows",
     "window_starts",
 ]
 
@@ -83,6 +94,52 @@ def find_feature_transformer(pipeline):
         "no step of the pipeline takes waveforms: expected a MelSpectrogramTransformer or a "
         f"step with 'sr' and 'duration' attributes; steps: {[n for n, _ in pipeline.steps]}"
     )
+
+
+def resolve_windows(pipeline, *, window=None, hop=None):
+    """The window and hop (seconds) :func:`predict_track` uses, checked to cover every sample.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        See :func:`predict_track`.
+    window, hop : float or None
+        As in :func:`predict_track`.
+
+    Returns
+    -------
+    window, hop : float
+
+    Raises
+    ------
+    ValueError
+        For a non-positive value, a transformer with ``duration=None`` and no ``window``, a
+        ``hop`` longer than the window (the gaps between windows would never be seen) or a
+        window longer than the transformer's ``duration`` (each window would be cropped).
+    """
+    transformer = find_feature_transformer(pipeline)
+    if window is None:
+        window = transformer.duration
+        if window is None:
+            raise ValueError(
+                "the transformer has duration=None (variable length); pass window= in seconds"
+            )
+    hop = window if hop is None else hop
+    if not (window > 0 and hop > 0):
+        raise ValueError(f"window and hop must be positive seconds, got {window} and {hop}")
+    if hop > window:
+        raise ValueError(
+            f"hop={hop:g} s is longer than the window={window:g} s: the {hop - window:g} s "
+            "between consecutive windows would never be seen; use a hop <= the window"
+        )
+    if transformer.duration is not None and window > transformer.duration:
+        raise ValueError(
+            f"window={window:g} s is longer than the {transformer.duration:g} s clips the "
+            "feature step makes: it would crop each window to its first "
+            f"{transformer.duration:g} s and never see the rest; use a window <= "
+            f"{transformer.duration:g} s"
+        )
+    return float(window), float(hop)
 
 
 def window_starts(n_samples, window, hop):
@@ -201,7 +258,8 @@ def _aggregate(proba, how):
     return p / p.sum()
 
 
-def predict_track(pipeline, path_or_waveform, *, window=None, hop=None, top_k=3, aggregate="mean"):
+def predict_track(pipeline, path_or_waveform, *, window=None, hop=None, top_k=3, aggregate="mean",
+                  warn_short=True):
     """Top-k genres of a track of any length, from windows of the training clip length.
 
     Parameters
@@ -226,6 +284,9 @@ def predict_track(pipeline, path_or_waveform, *, window=None, hop=None, top_k=3,
         ``"mean"``: mean of the window probabilities. ``"geometric"``: normalised geometric
         mean (a window that rules a genre out weighs more). ``"vote"``: fraction of windows
         whose most probable genre it is.
+    warn_short : bool, default=True
+        Emit a :class:`~sklearn_genre.features.ShortClipWarning` when the track is shorter than
+        half the window (it is padded with silence).
 
     Returns
     -------
@@ -236,19 +297,13 @@ def predict_track(pipeline, path_or_waveform, *, window=None, hop=None, top_k=3,
     AudioDecodeError
         When the file cannot be decoded (the message names it).
     ValueError
-        For an empty or non-finite waveform, bad ``window``/``hop``/``top_k``/``aggregate``.
+        For an empty or non-finite waveform, bad ``window``/``hop``/``top_k``/``aggregate``,
+        a ``hop`` longer than the window or a window longer than the transformer's
+        ``duration`` (parts of the track would never be seen).
     """
     transformer = find_feature_transformer(pipeline)
     sr = transformer.sr
-    if window is None:
-        window = transformer.duration
-        if window is None:
-            raise ValueError(
-                "the transformer has duration=None (variable length); pass window= in seconds"
-            )
-    hop = window if hop is None else hop
-    if not (window > 0 and hop > 0):
-        raise ValueError(f"window and hop must be positive seconds, got {window} and {hop}")
+    window, hop = resolve_windows(pipeline, window=window, hop=hop)
     if aggregate not in _AGGREGATES:
         raise ValueError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
     if int(top_k) != top_k or top_k < 1:
@@ -270,7 +325,15 @@ def predict_track(pipeline, path_or_waveform, *, window=None, hop=None, top_k=3,
     else:
         windows = [y[s : s + win] for s in starts]
 
-    proba = np.asarray(_without_offset(pipeline, transformer).predict_proba(windows), dtype=float)
+    with warnings.catch_warnings():
+        # Windows are cut from the track: the track-level check below replaces the
+        # transformer's per-window one (which a silent passage would also trigger).
+        warnings.simplefilter("ignore", ShortClipWarning)
+        proba = np.asarray(
+            _without_offset(pipeline, transformer).predict_proba(windows), dtype=float)
+    if warn_short and len(y) < SHORT_CLIP_FRACTION * win:
+        warnings.warn(short_clip_warning([(0, source or "the waveform", len(y) / sr)], 1,
+                                         window, what="tracks"), stacklevel=2)
     classes = np.asarray(pipeline.classes_)
     if proba.shape != (len(windows), len(classes)):
         raise ValueError(
@@ -302,7 +365,7 @@ def predict_tracks(
     hop=None,
     top_k=3,
     aggregate="mean",
-    on_error="raise",
+    on_error="record",
     progress=False,
 ):
     """Top-k genres of many audio files, as a table for CSV/JSON output.
@@ -315,11 +378,13 @@ def predict_tracks(
         Audio files (expand folders before calling).
     window, hop, top_k, aggregate
         See :func:`predict_track`.
-    on_error : {"raise", "record"}, default="raise"
-        A file that cannot be decoded: ``"raise"`` stops with its
-        :class:`~sklearn_genre.audio.AudioDecodeError`; ``"record"`` keeps a row with empty
-        predictions and the error message in the ``error`` column, and emits one
-        :class:`UserWarning` at the end naming how many files failed and the first of them.
+    on_error : {"record", "raise"}, default="record"
+        A file that cannot be decoded: ``"record"`` keeps a row with empty predictions and
+        the reason in the ``error`` column (and its class, see
+        :attr:`~sklearn_genre.audio.AudioDecodeError.kind`, in ``error_kind``), predicts
+        every other file, and emits one :class:`UserWarning` at the end listing the failed
+        files; ``"raise"`` stops at the first one with its
+        :class:`~sklearn_genre.audio.AudioDecodeError` (the predictions made so far are lost).
     progress : bool, default=False
         Show a tqdm progress bar.
 
@@ -327,8 +392,16 @@ def predict_tracks(
     -------
     table : pandas.DataFrame
         One row per path, in order: ``path``, ``top1``, ``p1``, ..., ``top<k>``, ``p<k>``,
-        ``n_windows``, ``duration_s``, and with ``on_error="record"`` an ``error`` column
-        (empty string for files that were predicted).
+        ``n_windows``, ``duration_s``, and with ``on_error="record"`` the ``error`` and
+        ``error_kind`` columns (empty strings for files that were predicted).
+
+    Warns
+    -----
+    ExtractionWarning
+        Files that could not be decoded (``on_error="record"``); ``warning.failures`` lists
+        them.
+    ShortClipWarning
+        Tracks shorter than half the window: how many and the shortest.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -337,37 +410,49 @@ def predict_tracks(
         raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
     n_classes = len(pipeline.classes_)
     k = min(int(top_k), n_classes)
-    rows, failed = [], []
-    for path in tqdm(list(paths), desc="predict", unit="file", disable=not progress):
+    rows, failed, short = [], [], []
+    window_s = None
+    for index, path in enumerate(tqdm(list(paths), desc="predict", unit="file",
+                                      disable=not progress)):
         row = {"path": os.fspath(path)}
         try:
             pred = predict_track(
-                pipeline, path, window=window, hop=hop, top_k=top_k, aggregate=aggregate
+                pipeline, path, window=window, hop=hop, top_k=top_k, aggregate=aggregate,
+                warn_short=False,
             )
         except AudioDecodeError as exc:
             if on_error == "raise":
                 raise
-            failed.append(exc)
+            failed.append(ExtractionFailure(index, exc.path, exc.reason))
             for i in range(1, k + 1):
                 row[f"top{i}"], row[f"p{i}"] = None, np.nan
-            row.update(n_windows=0, duration_s=np.nan, error=str(exc))
+            row.update(n_windows=0, duration_s=np.nan, error=exc.reason, error_kind=exc.kind)
             rows.append(row)
             continue
         for i, (genre, prob) in enumerate(pred.top_k, start=1):
             row[f"top{i}"], row[f"p{i}"] = genre, prob
         row.update(n_windows=pred.n_windows, duration_s=pred.duration_s)
         if on_error == "record":
-            row["error"] = ""
+            row.update(error="", error_kind="")
         rows.append(row)
+        window_s = pred.window_s
+        if pred.duration_s < SHORT_CLIP_FRACTION * pred.window_s:
+            short.append((index, row["path"], pred.duration_s))
     columns = ["path"]
     for i in range(1, k + 1):
         columns += [f"top{i}", f"p{i}"]
-    columns += ["n_windows", "duration_s"] + (["error"] if on_error == "record" else [])
+    columns += ["n_windows", "duration_s"]
+    columns += ["error", "error_kind"] if on_error == "record" else []
+    if short:
+        warnings.warn(short_clip_warning(short, len(rows) - len(failed), window_s,
+                                         what="tracks"), stacklevel=2)
     if failed:
+        listing = "; ".join(f"{f.source}: {f.reason}" for f in failed[:5])
+        more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
         warnings.warn(
-            f"{len(failed)} of {len(rows)} files could not be decoded and have no prediction "
-            f"(see the 'error' column); first: {failed[0]}",
-            UserWarning,
+            ExtractionWarning(
+                f"{len(failed)} of {len(rows)} files could not be decoded and have no "
+                f"prediction (their 'error' column says why): {listing}{more}", failed),
             stacklevel=2,
         )
     return pd.DataFrame(rows, columns=columns)

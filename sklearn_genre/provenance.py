@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_json
+from .exceptions import MissingModelError
 
 __all__ = [
     "RUN_INFO_FILENAME",
@@ -38,6 +39,8 @@ __all__ = [
     "RunInfo",
     "data_fingerprint",
     "device_info",
+    "MissingModelError",
+    "explain_missing_model",
     "hash_file",
     "make_run_dir",
     "package_versions",
@@ -523,6 +526,66 @@ def read_run_info(run_dir):
                 "without recording its end"
             )
     return info
+
+
+def explain_missing_model(run_dir, model_filename="model.joblib"):
+    """Why a run directory holds no model, and what can be done about it.
+
+    Reads the run's ``run_info.json`` (status, message, process) and its ``checkpoints/``
+    folder, for the error that ``evaluate``/``predict`` raise on such a run.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        The run directory.
+    model_filename : str, default="model.joblib"
+        The model file that is missing.
+
+    Returns
+    -------
+    message : str
+        ``"run DIR has no model: it failed before a model was saved (ValueError: ...)"``,
+        ``"... was interrupted before ..."``, ``"... is still running (pid ...)"`` or
+        ``"... was killed ..."``.
+    hint : str
+        Resume it (when a checkpoint exists) or delete it.
+    """
+    from .checkpointing import TrainingCheckpoint
+
+    run_dir = Path(run_dir)
+    head = f"run {run_dir} has no model ({model_filename})"
+    try:
+        info = read_run_info(run_dir)
+    except FileNotFoundError:
+        return (f"{head} and no {RUN_INFO_FILENAME}: it is not a run directory",
+                "pass the run directory that `sklearn-genre train` (or run_experiment) printed")
+    except ValueError as exc:
+        info = {"status": "unknown", "message": str(exc)}
+    status, message = info.get("status"), info.get("message")
+    checkpoint = TrainingCheckpoint(run_dir / "checkpoints").latest("last")
+    if status == "failed":
+        why = f"it failed before a model was saved ({message})"
+    elif status == "interrupted":
+        why = ("it was interrupted before a model was saved (Ctrl-C "
+               + ("before the first epoch ended)" if checkpoint is None else
+                  f"after epoch {checkpoint.epoch}, before the model was written)"))
+    elif status == "running" and info.get("stale"):
+        why = (f"it was killed while running (its process {info.get('pid')} on this host is "
+               "gone)")
+    elif status == "running":
+        why = (f"it is still running or was killed on another host (pid {info.get('pid')} on "
+               f"{info.get('host')}, started {info.get('started_at')})")
+    elif status == "completed":
+        why = "its run_info.json says completed, so the model file was moved or deleted"
+    else:
+        why = f"its {RUN_INFO_FILENAME} cannot be read ({message})"
+    if checkpoint is not None:
+        hint = (f"resume it from epoch {checkpoint.epoch} with `sklearn-genre train --resume "
+                f"{run_dir}` (Python: sklearn_genre.experiment.resume_experiment), or delete "
+                "the folder")
+    else:
+        hint = "it has no checkpoint to resume from: delete the folder and train again"
+    return f"{head}: {why}", hint
 
 
 class RunInfo:

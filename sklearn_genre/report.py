@@ -56,6 +56,7 @@ _STANDARD_KEYS = frozenset(
         "files",
         "evaluation",
         "warnings",
+        "failures",
     }
 )
 
@@ -117,6 +118,7 @@ def write_report(
     groups=None,
     group_name="groups",
     evaluation_result=None,
+    on_error="record",
 ):
     """Evaluate ``estimator`` on the test set and write the full report into ``run_dir``.
 
@@ -160,6 +162,11 @@ def write_report(
         Scores computed already (e.g. ``evaluate_outside(...).result``, whose items are
         ``X_test``); then ``estimator`` is not called, and ``y_test``, ``labels`` and
         ``groups`` are taken from it.
+    on_error : {"record", "raise"}, default="record"
+        A test file that cannot be decoded (see :func:`~sklearn_genre.evaluation.evaluate`):
+        ``"record"`` scores the other files, lists the failed ones in ``results.json``
+        (``failures``, ``metrics.n_failed``), in ``predictions.csv`` (an ``error`` column,
+        empty predictions) and in the text report; ``"raise"`` stops at the first one.
 
     Returns
     -------
@@ -178,10 +185,11 @@ def write_report(
         raise ValueError(f"extra must not replace standard results entries: {sorted(clash)}")
 
     if evaluation_result is None:
-        result = evaluate(estimator, X_test, y_test, labels=labels, groups=groups)
+        result = evaluate(estimator, X_test, y_test, labels=labels, groups=groups,
+                          on_error=on_error)
     else:
         result = evaluation_result
-        if len(X_test) != result.n_samples:
+        if len(X_test) != result.n_samples + len(result.failures):
             raise ValueError(f"X_test has {len(X_test)} items but evaluation scored "
                              f"{result.n_samples}")
     files = {}
@@ -211,7 +219,10 @@ def write_report(
     header = (
         f"split protocol: {split_protocol}\n"
         f"leakage check: {leakage['status']}\n"
-        f"test items: {result.n_samples}\n"
+        f"test items: {result.n_samples}"
+        + (f" ({len(result.failures)} more could not be read and are not scored: "
+           + "; ".join(f"{f.source}: {f.reason}" for f in result.failures) + ")"
+           if result.failures else "") + "\n"
         + "".join(f"{line}\n" for line in result.summary_lines(unit=group_name))
         + "\n"
     )
@@ -219,7 +230,7 @@ def write_report(
     _write_text(run_dir / "classification_report.txt",
                 header + _flags_text(flags) + result.report_text())
     files["classification_report"] = "classification_report.txt"
-    _write_predictions(run_dir / "predictions.csv", X_test, result)
+    _write_predictions(run_dir / "predictions.csv", X_test, result, y_test)
     files["predictions"] = "predictions.csv"
 
     evaluation = result.to_dict()
@@ -232,7 +243,9 @@ def write_report(
             "n_test": evaluation["n_samples"],
             **{k: v for k, v in evaluation.items()
                if k.startswith(("accuracy", "balanced_accuracy", "macro_f1", "intervals"))},
+            "n_failed": len(evaluation["failures"]),
         },
+        "failures": evaluation["failures"],
         "labels": evaluation["labels"],
         "confusion_matrix": evaluation["confusion_matrix"],
         "classification_report": evaluation["classification_report"],
@@ -267,16 +280,29 @@ def _write_text(path, text):
         f.write(text)
 
 
-def _write_predictions(path, X, result):
+def _write_predictions(path, X, result, y_test):
     import pandas as pd
 
     frame = pd.DataFrame({"y_true": result.y_true, "y_pred": result.y_pred})
+    if result.groups is not None:
+        frame["group"] = result.groups
+    if result.failures:  # every test item gets a row; failed ones say why
+        failed = {f.index: f.reason for f in result.failures}
+        n = len(frame) + len(failed)
+        kept = [i for i in range(n) if i not in failed]
+        full = pd.DataFrame({"y_true": list(np.asarray(y_test)), "y_pred": [None] * n,
+                             "error": [""] * n})
+        full.loc[kept, "y_pred"] = list(result.y_pred)
+        if result.groups is not None:
+            full["group"] = None
+            full.loc[kept, "group"] = list(result.groups)
+        for i, reason in failed.items():
+            full.loc[i, "error"] = reason
+        frame = full
     if isinstance(X, (list, tuple, np.ndarray, pd.Series)) and len(X) == len(frame):
         first = X[0] if not isinstance(X, pd.Series) else X.iloc[0]
         if isinstance(first, (str, os.PathLike)):
             frame.insert(0, "path", [os.fspath(x) for x in X])
-    if result.groups is not None:
-        frame["group"] = result.groups
-    frame["correct"] = frame["y_true"] == frame["y_pred"]
+    frame["correct"] = (frame["y_true"] == frame["y_pred"]).where(frame["y_pred"].notna())
     with atomic_write(path, "w", encoding="utf-8") as f:
         frame.to_csv(f, index=False)

@@ -89,8 +89,71 @@ def test_empty_file(tmp_path):
 def test_text_renamed_mp3(tmp_path):
     path = tmp_path / "notes.mp3"
     path.write_text("this is not audio\n" * 100)
-    err = _assert_decode_error(path, "not a recognised audio file")
-    assert "libsndfile" in err.reason
+    err = _assert_decode_error(path, r"not audio: the file holds text: 'this is not audio")
+    # libsndfile says "File does not exist or is not a regular file" here; it exists.
+    assert "does not exist" not in str(err) and err.kind == "not_audio"
+
+
+@pytest.mark.parametrize(
+    ("content", "match", "kind"),
+    [
+        (b"<!DOCTYPE html><html>404</html>", "HTML/XML page", "not_audio"),
+        (b"\0" * 5000, "first 4096 bytes are all zero", "not_audio"),
+        (bytes(range(200, 256)) * 50, "not a recognised audio format: the file starts with "
+         "bytes c8 c9", "not_audio"),
+        (b"\0\0\0\x20ftypM4A " + b"\0" * 2000, "unsupported format: a MP4/M4A", "unsupported"),
+        (b"RIFF\x24\0\0\0WAVEjunk" + b"\x01" * 100, "damaged or unsupported WAV header",
+         "corrupt"),
+    ],
+)
+def test_unreadable_files_say_what_they_are(tmp_path, content, match, kind):
+    path = tmp_path / "clip.mp3"
+    path.write_bytes(content)
+    assert _assert_decode_error(path, match).kind == kind
+
+
+def test_truncated_wav_is_an_error(make_audio, tmp_path):
+    # libsndfile alone loads the part that is left, silently.
+    path = make_audio("full.wav", "tone", duration=1.0)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(path.read_bytes()[:20000])
+    err = _assert_decode_error(cut, "truncated WAV: the header declares")
+    assert err.kind == "truncated"
+    assert pickle.loads(pickle.dumps(err)).kind == "truncated"
+
+
+def test_quiet_native_stderr_drops_decoder_notes_only(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "zeros.mp3"
+    bad.write_bytes(b"\0" * 5000)
+    script = (
+        "import sys\n"
+        "from sklearn_genre.audio import load_audio, quiet_native_stderr\n"
+        "def run():\n"
+        "    try:\n"
+        "        load_audio(sys.argv[1])\n"
+        "    except Exception as exc:\n"
+        "        print('python:', exc.kind, file=sys.stderr)\n"
+        "if sys.argv[2] == 'quiet':\n"
+        "    with quiet_native_stderr():\n"
+        "        run()\n"
+        "else:\n"
+        "    run()\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    # A text file named .mp3 is what makes mpg123 print "Illegal Audio-MPEG-Header".
+    text = tmp_path / "text.mp3"
+    text.write_text("hello this is not audio\n" * 20)
+    for path in (bad, text):
+        loud = subprocess.run([sys.executable, "-c", script, str(path), "loud"],
+                              capture_output=True, text=True, check=True).stderr
+        quiet = subprocess.run([sys.executable, "-c", script, str(path), "quiet"],
+                               capture_output=True, text=True, check=True).stderr
+        assert "python: not_audio" in quiet and quiet.rstrip().endswith("after")
+        assert "Note:" not in quiet
+        assert "Note: Illegal Audio-MPEG-Header" in loud  # the test would notice a quiet libsndfile
 
 
 def test_truncated_mp3_is_an_error(make_audio, tmp_path):

@@ -576,3 +576,109 @@ def test_epoch_table_is_coloured_only_on_a_terminal(data, capsys, monkeypatch):
     small(CNNClassifier, max_epochs=2, verbose=1).fit(X, y)
     assert "\x1b[" not in capsys.readouterr().out
     assert isinstance(dict(small(CNNClassifier).get_default_callbacks())["print_log"], PrintLog)
+
+
+# --------------------------------------------------------------- devices (issue 14)
+@pytest.mark.parametrize("device", ["cuda", "cuda:3", "mps", "gpu0", "xpu"])
+def test_unavailable_device_fails_in_fit_before_touching_data(device, monkeypatch):
+    from sklearn_genre.classifiers import DeviceUnavailableError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if hasattr(torch.backends, "mps"):
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    if hasattr(torch, "xpu"):
+        monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    # X is not even an array: the device is checked before any data conversion.
+    with pytest.raises(DeviceUnavailableError, match=rf"device='{device}'.*available on "
+                       r"this machine: cpu$") as info:
+        small(CNNClassifier, device=device).fit(object(), ["a", "b"])
+    assert info.value.available == ["cpu"]
+    assert not isinstance(info.value, AssertionError)
+
+
+def test_cuda_index_past_the_last_gpu(monkeypatch):
+    from sklearn_genre.classifiers import DeviceUnavailableError, check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "Fake GPU")
+    with pytest.raises(DeviceUnavailableError,
+                       match=r"device='cuda:3'.*only 1 CUDA device \(indices 0 to 0\).*"
+                       r"cpu, cuda:0 \(Fake GPU\)"):
+        check_device("cuda:3")
+    assert check_device("cuda:0") == "cuda:0"
+    assert check_device("auto") == "cuda"
+
+
+def test_auto_device_is_recorded_and_said(data, capsys):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=1, verbose=1).fit(X, y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert clf.device_ == expected and clf.device == "auto"
+    assert f"device='auto': training on {expected}" in capsys.readouterr().out
+    assert small(CNNClassifier, max_epochs=1, device="cpu").fit(X, y).device_ == "cpu"
+
+
+# ------------------------------------------------------------ input shapes (issue 14)
+def test_flattened_spectrograms_are_refused_with_the_expected_shape():
+    X, y = make_data(n=20)
+    flat = X.reshape(len(X), -1)[:, :600]  # (20, 600): 600 "mel bands" of one frame
+    with pytest.raises(ValueError, match=r"shape \(20, 600\).*\(n_samples, n_mels, n_frames\)"):
+        small(CNNClassifier).fit(flat, y)
+    # 2-D input with a plausible number of bands still means one-frame spectrograms.
+    small(CNNClassifier, max_epochs=1).fit(X[:, :, 0], y)
+
+
+def test_implausibly_many_mel_bands_warn_and_suggest_transposing():
+    X, y = make_data(n=20)
+    transposed = np.ascontiguousarray(np.repeat(X, 40, axis=2).transpose(0, 2, 1))
+    assert transposed.shape[1] > 512
+    with pytest.warns(UserWarning, match=r"2560 mel bands.*transpose\(0, 2, 1\)") as record:
+        small(CNNClassifier, max_epochs=1).fit(transposed, y)
+    assert record[0].filename == __file__
+
+
+# ------------------------------------------------------------- epoch table (issue 14)
+def test_epoch_table_shows_the_epoch_that_stopped_training(data, capsys):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=40, verbose=1, lr=1e-9,
+                callbacks__early_stopping__patience=2).fit(X, y)
+    out = capsys.readouterr().out
+    n = len(clf.history)
+    assert n < 40  # early stopping ended it
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in rows] == list(range(1, n + 1))
+
+
+def test_epoch_table_has_a_time_estimate(data, capsys):
+    X, y = data
+    clf = small(CNNClassifier, max_epochs=3, verbose=1,
+                callbacks__early_stopping=None).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    first = next(line for line in lines if line.startswith("first epoch:"))
+    assert "all 3 epochs would take" in first and "upper bound" in first
+    header = next(line for line in lines if "epoch" in line and "dur" in line)
+    assert header.split()[-2:] == ["dur", "eta"]
+    rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    durs = clf.history[:, "dur"]
+    # eta = mean epoch duration so far x epochs left, as m:ss
+    for i, row in enumerate(rows[:2]):
+        minutes, seconds = row[-1].split(":")
+        expected = np.mean(durs[: i + 1]) * (3 - i - 1)
+        assert abs(int(minutes) * 60 + int(seconds) - expected) <= 1
+    assert rows[2][-1] == "0:00"
+    assert clf.fit_epochs_ == 3
+
+
+def test_epoch_table_without_eta(data, capsys):
+    X, y = data
+    small(CNNClassifier, max_epochs=1, verbose=1, callbacks__print_log__eta=False).fit(X, y)
+    out = capsys.readouterr().out
+    assert "eta" not in out and "first epoch" not in out
+
+
+def test_format_seconds():
+    from sklearn_genre.callbacks import format_seconds
+
+    assert format_seconds(59.6) == "1:00"
+    assert format_seconds(3725) == "1:02:05"

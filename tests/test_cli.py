@@ -175,11 +175,12 @@ def test_predict_errors_say_what_is_wrong(trained_run, tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
     bad = tmp_path / "bad.mp3"
     bad.write_text("not audio")
-    assert main(["predict", str(trained_run), str(bad)]) == 3
+    assert main(["predict", str(trained_run), str(bad)]) == 6  # listed, not a stop
     err = capsys.readouterr().err
     assert "bad.mp3" in err and "Traceback" not in err
+    assert main(["predict", str(trained_run), str(bad), "--on-error", "raise"]) == 3
     assert main(["predict", str(tmp_path), str(bad)]) == 3
-    assert "holds no model.joblib" in capsys.readouterr().err
+    assert "has no model (model.joblib)" in capsys.readouterr().err
     assert main(["predict", str(trained_run), str(bad), "--top-k", "0"]) == 2
 
 

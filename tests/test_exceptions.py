@@ -64,6 +64,12 @@ def _instance(cls):
         return cls("3 files shared", report={"n_shared": 3})
     if name == "ExtractionWarning":
         return cls("1 of 2 clips failed", [])
+    if name == "DeviceUnavailableError":
+        return cls("cuda:3", "only 1 CUDA device", ["cpu", "cuda:0 (GPU)"])
+    if name == "MissingModelError":
+        return cls("runs/r", "run runs/r has no model (model.joblib): it failed", "delete it")
+    if name == "ShortClipWarning":
+        return cls("1 of 2 clips are short", [(0, "a.mp3", 0.5)], 10.0)
     return cls("message")
 
 

@@ -225,3 +225,28 @@ def test_run_and_evaluate_report_intervals_over_artists(python_run):
     m = python_run.metrics
     assert m["intervals"]["resampled"] == "groups" and m["intervals"]["unit"] == "artists"
     assert m["accuracy_ci95"][0] <= m["accuracy"] <= m["accuracy_ci95"][1]
+
+
+def test_unavailable_device_fails_before_a_run_directory_exists(fma_dir, tmp_path):
+    """Issue 14: no half-written run directory for a device the machine lacks."""
+    from sklearn_genre.classifiers import DeviceUnavailableError
+
+    with pytest.raises(DeviceUnavailableError, match="device='cuda:99'"):
+        run_experiment(tiny_pipeline(device="cuda:99"), load_fma(fma_dir), out=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_without_a_model_is_refused_with_its_story(tmp_path):
+    from sklearn_genre.experiment import load_run_model
+    from sklearn_genre.provenance import MissingModelError, RunInfo
+
+    run_dir = tmp_path / "killed-early"
+    run_dir.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with RunInfo(run_dir, command=["x"]):
+            raise KeyboardInterrupt
+    with pytest.raises(MissingModelError, match="interrupted before a model was saved") as info:
+        load_run_model(run_dir)
+    assert "delete the folder" in info.value.hint
+    with pytest.raises(MissingModelError):
+        evaluate_run(run_dir)

@@ -268,7 +268,7 @@ def bad_files(tmp_path, make_audio):
 @pytest.mark.parametrize(
     ("which", "match"),
     [("missing", "no such file"), ("empty", "empty file"),
-     ("text", "not a recognised audio file"), ("truncated", "truncated")],
+     ("text", "not audio: the file holds text"), ("truncated", "truncated")],
 )
 def test_bad_file_raises_naming_the_file(bad_files, audio_files, which, match):
     mel = MelSpectrogramTransformer(**{**SMALL, "duration": 3.0}).fit(audio_files)
@@ -590,3 +590,42 @@ def _expected_failed_checks(estimator):
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+# -------------------------------------------------- tables of paths, short clips (issue 14)
+def test_dataframes_and_series_of_paths_are_accepted(audio_files):
+    pd = pytest.importorskip("pandas")
+    mel = MelSpectrogramTransformer(duration=1.0, n_mels=16)
+    expected = mel.fit_transform([str(p) for p in audio_files])
+    tables = [
+        pd.DataFrame({"path": audio_files, "genre": ["a", "b", "a", "b"]}),
+        pd.DataFrame({"file": [str(p) for p in audio_files]}),
+        pd.Series([str(p) for p in audio_files]),
+    ]
+    for table in tables:
+        np.testing.assert_array_equal(mel.fit(table).transform(table), expected)
+    with pytest.raises(ValueError, match=r"'path' column.*\['file', 'genre'\]"):
+        mel.fit(pd.DataFrame({"file": audio_files, "genre": ["a", "b", "a", "b"]}))
+    # numeric rows are still waveforms
+    waves = pd.DataFrame(np.zeros((2, 22050), np.float32) + 0.1)
+    assert mel.fit(waves).transform(waves).shape == (2, 16, 44)
+
+
+def test_short_clips_are_counted_and_warned_about(make_audio):
+    from sklearn_genre.features import ShortClipWarning
+
+    paths = [make_audio(f"full{i}.wav", "chord", duration=4.0, seed=i) for i in range(3)]
+    paths += [make_audio("half.wav", "chord", duration=0.5), make_audio("s.wav", "noise",
+                                                                         duration=1.5)]
+    mel = MelSpectrogramTransformer(duration=4.0, n_mels=16)
+    with pytest.warns(ShortClipWarning) as record:
+        mel.fit_transform(paths)
+    (warning,) = [w.message for w in record if isinstance(w.message, ShortClipWarning)]
+    assert str(warning).startswith("2 of 5 clips are shorter than half the 4 s window")
+    assert "shortest 0.5 s of sound" in str(warning)
+    assert [c[1] for c in warning.clips] == [str(paths[3]), str(paths[4])]
+    assert warning.clips[0][2] == pytest.approx(0.5, abs=512 / 22050)
+    assert warning.clips[1][2] == pytest.approx(1.5, abs=512 / 22050)
+    with warnings.catch_warnings():  # long enough clips: no warning
+        warnings.simplefilter("error", ShortClipWarning)
+        mel.set_params(duration=1.0).fit_transform(paths)

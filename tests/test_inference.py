@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,7 +97,8 @@ def test_hop_tail_and_short_clip(pipeline):
     transformer = pipeline.steps[0][1]
     transformer.seen_lengths_.clear()
     short = tone(250, 0.3)
-    pred = predict_track(pipeline, short)
+    with pytest.warns(UserWarning, match="shorter than half"):
+        pred = predict_track(pipeline, short)
     assert pred.padded and pred.n_windows == 1 and pred.duration_s == pytest.approx(0.3)
     assert transformer.seen_lengths_ == [SR]  # zero-padded to one full window
     padded = np.r_[short, np.zeros(SR - len(short), dtype=np.float32)]
@@ -156,7 +159,9 @@ def test_files_and_table(pipeline, tmp_path):
     pred = predict_track(pipeline, paths[0])
     assert pred.source == paths[0] and pred.n_windows == 2
     table = predict_tracks(pipeline, paths, top_k=2)
-    assert list(table.columns) == ["path", "top1", "p1", "top2", "p2", "n_windows", "duration_s"]
+    assert list(table.columns) == ["path", "top1", "p1", "top2", "p2", "n_windows", "duration_s",
+                                   "error", "error_kind"]
+    assert list(predict_tracks(pipeline, paths, on_error="raise").columns)[-1] == "duration_s"
     assert table["top1"].tolist() == ["low", "high"]
     assert table["n_windows"].tolist() == [2, 4]
     np.testing.assert_allclose(table["p1"] + table["p2"], 1.0)
@@ -164,11 +169,14 @@ def test_files_and_table(pipeline, tmp_path):
     bad = tmp_path / "bad.mp3"
     bad.write_text("not audio")
     with pytest.raises(AudioDecodeError, match="bad.mp3"):
-        predict_tracks(pipeline, [paths[0], str(bad)])
-    with pytest.warns(UserWarning, match="1 of 3 files could not be decoded"):
-        table = predict_tracks(pipeline, [paths[0], str(bad), paths[1]], on_error="record")
-    assert table["error"].tolist()[0] == "" and "bad.mp3" in table["error"][1]
-    assert pd.isna(table["p1"][1]) and table["top1"][2] == "high"
+        predict_tracks(pipeline, [paths[0], str(bad)], on_error="raise")
+    # The default keeps every good prediction and lists the bad file with its reason.
+    with pytest.warns(UserWarning, match=r"1 of 3 files could not be decoded.*bad.mp3: not "
+                      r"audio: the file holds text"):
+        table = predict_tracks(pipeline, [paths[0], str(bad), paths[1]])
+    assert table["error"].tolist()[0] == "" and "not audio" in table["error"][1]
+    assert table["error_kind"].tolist() == ["", "not_audio", ""]
+    assert pd.isna(table["p1"][1]) and table["top1"].tolist()[::2] == ["low", "high"]
     with pytest.raises(ValueError, match="on_error"):
         predict_tracks(pipeline, paths, on_error="skip")
 
@@ -197,3 +205,42 @@ def test_with_the_mel_spectrogram_transformer():
         "high",
         "high",
     ]
+
+
+def test_hop_longer_than_the_window_is_refused(pipeline):
+    # 1 s windows, hop 2.5 s: 1.5 s of every 2.5 s would never be seen.
+    with pytest.raises(ValueError, match=r"hop=2.5 s is longer than the window=1 s"):
+        predict_track(pipeline, tone(25, 6.0), hop=2.5)
+    with pytest.raises(ValueError, match=r"window=2 s is longer than the 1 s clips"):
+        predict_track(pipeline, tone(25, 6.0), window=2.0)
+    predict_track(pipeline, tone(25, 6.0), hop=1.0)  # hop == window is fine
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.5, 3.3, 7.9, 10.0, 30.0])
+@pytest.mark.parametrize("hop", [0.3, 0.7, 1.0])
+def test_windows_cover_every_sample(seconds, hop):
+    n, win, hop_n = int(seconds * SR), SR, int(hop * SR)
+    seen = np.zeros(n, bool)
+    for s in window_starts(n, win, hop_n):
+        seen[s : s + win] = True
+    assert seen.all()
+
+
+def test_short_tracks_are_counted_and_warned_about(pipeline, tmp_path):
+    from sklearn_genre.features import ShortClipWarning
+
+    with pytest.warns(ShortClipWarning, match=r"1 of 1 tracks are shorter than half the 1 s "
+                      r"window \(shortest 0.2 s"):
+        predict_track(pipeline, tone(25, 0.2))
+    paths = []
+    for name, seconds in [("a.wav", 2.0), ("b.wav", 0.3), ("c.wav", 0.45), ("d.wav", 0.8)]:
+        sf.write(tmp_path / name, tone(25, seconds), SR)
+        paths.append(str(tmp_path / name))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predict_tracks(pipeline, paths)
+    short = [w.message for w in caught if issubclass(w.category, ShortClipWarning)]
+    assert len(short) == 1  # one summary, not one per track or per window
+    assert str(short[0]).startswith("2 of 4 tracks are shorter than half the 1 s window "
+                                    "(shortest 0.3 s of sound")
+    assert [c[1] for c in short[0].clips] == paths[1:3]

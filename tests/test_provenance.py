@@ -245,3 +245,32 @@ def test_killed_run_is_reported_stale(tmp_path):
     (tmp_path / "run_info.json").write_text("{broken")
     with pytest.raises(ValueError, match="not valid JSON"):
         read_run_info(tmp_path)
+
+
+# ------------------------------------------------ runs without a model (issue 14)
+def test_explain_missing_model(tmp_path):
+    from sklearn_genre.provenance import RunInfo, explain_missing_model
+
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    with pytest.raises(ValueError):
+        with RunInfo(failed, command=["x"]):
+            raise ValueError("no audio files under data/")
+    message, hint = explain_missing_model(failed)
+    assert message == (f"run {failed} has no model (model.joblib): it failed before a model was "
+                       "saved (ValueError: no audio files under data/)")
+    assert "no checkpoint to resume from: delete the folder" in hint
+
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with RunInfo(interrupted, command=["x"]):
+            raise KeyboardInterrupt
+    assert "interrupted before a model was saved (Ctrl-C before the first epoch ended)" in (
+        explain_missing_model(interrupted)[0])
+    (interrupted / "checkpoints" / "last-epoch-0003").mkdir(parents=True)
+    message, hint = explain_missing_model(interrupted)
+    assert "after epoch 3" in message
+    assert f"resume it from epoch 3 with `sklearn-genre train --resume {interrupted}`" in hint
+
+    assert "not a run directory" in explain_missing_model(tmp_path)[0]

@@ -180,3 +180,46 @@ def test_report_of_a_precomputed_evaluation(fitted, tmp_path):
         write_report(make_run_dir(tmp_path, "run2"), estimator=None, X_test=X[:3],
                      y_test=None, split_protocol="x", history=None,
                      evaluation_result=outside.result)
+
+
+def test_report_keeps_going_past_unreadable_test_files(make_audio, tmp_path):
+    """Issue 14: one bad test file does not throw away the evaluation of the others."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklearn_genre.audio import AudioDecodeError
+    from sklearn_genre.features import MelSpectrogramTransformer
+
+    paths = [str(make_audio(f"{kind}{i}.wav", kind, duration=0.5, seed=i))
+             for i in range(3) for kind in ("tone", "noise")]
+    y = np.array(["tone", "noise"] * 3)
+    model = make_pipeline(MelSpectrogramTransformer(duration=0.5, n_mels=16),
+                          FunctionTransformer(lambda S: S.mean(axis=2)),
+                          LogisticRegression(max_iter=500)).fit(paths, y)
+    bad = tmp_path / "bad.mp3"
+    bad.write_text("not audio at all")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    X_test = [paths[0], str(bad), paths[1], str(empty)]
+    y_test = np.array(["tone", "tone", "noise", "noise"])
+    out = tmp_path / "report"
+    out.mkdir()
+    results = write_report(out, estimator=model, X_test=X_test, y_test=y_test,
+                           split_protocol="predefined")
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["metrics"]["n_test"] == 2 and saved["metrics"]["n_failed"] == 2
+    assert [f["index"] for f in saved["failures"]] == [1, 3]
+    assert "not audio" in saved["failures"][0]["reason"]
+    assert "empty file" in saved["failures"][1]["reason"]
+    preds = pd.read_csv(out / "predictions.csv")
+    assert preds["path"].tolist() == X_test
+    assert preds["y_true"].tolist() == y_test.tolist()
+    assert preds["y_pred"].isna().tolist() == [False, True, False, True]
+    assert preds["error"].fillna("").str.len().gt(0).tolist() == [False, True, False, True]
+    assert "2 more could not be read" in (out / "classification_report.txt").read_text()
+    assert results["evaluation"].n_samples == 2
+    assert model.steps[0][1].on_error == "raise"  # the model is left as it was
+    with pytest.raises(AudioDecodeError, match="bad.mp3"):
+        write_report(out, estimator=model, X_test=X_test, y_test=y_test,
+                     split_protocol="predefined", on_error="raise")

@@ -65,7 +65,7 @@ def build_parser():
         "evaluation with a leakage check, track-level prediction.",
         epilog="Start with: sklearn-genre demo. Exit codes: 0 ok, 1 internal error, 2 bad "
         "usage, 3 missing or unreadable data, 4 leakage refused, 5 download failed, "
-        "130 interrupted.",
+        "6 finished but some input files could not be read (listed), 130 interrupted.",
         parents=[_verbosity_parent(suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -83,6 +83,15 @@ def build_parser():
     return parser
 
 
+def _native_stderr(console):
+    """Under ``--quiet``, drop what C libraries print on stderr (mpg123's decoder notes)."""
+    from contextlib import nullcontext
+
+    from ..audio import quiet_native_stderr
+
+    return quiet_native_stderr() if console.quiet else nullcontext()
+
+
 def _error_code(exc):
     """Exit code and hint for an exception that is the user's to fix, else None."""
     from .._compat import InvalidParameterError
@@ -97,12 +106,18 @@ def _error_code(exc):
         ModelLoadError,
     )
 
+    # Only raised once torch is imported; not importing it here keeps other errors fast.
+    classifiers = sys.modules.get("sklearn_genre.classifiers")
+    if classifiers is not None and isinstance(exc, classifiers.DeviceUnavailableError):
+        return EXIT_USAGE, "pass --device auto (CUDA when available, else the CPU) or --device cpu"
     if isinstance(exc, LeakageError):
         return EXIT_LEAKAGE, "pass --on-leak warn to evaluate anyway (the overlap is recorded)"
     if isinstance(exc, (DownloadError, ChecksumError)):
         return EXIT_DOWNLOAD, None
     if isinstance(exc, AudioDecodeError):
-        return EXIT_DATA, "remove or replace the file, or re-download the data set"
+        return EXIT_DATA, ("remove or replace the file, or re-download the data set; predict, "
+                           "evaluate and preprocess keep going past unreadable files unless "
+                           "--on-error raise")
     if isinstance(exc, CheckpointError):
         return EXIT_DATA, ("check the run's checkpoints/ folder (space, permissions); a "
                            "complete earlier checkpoint is kept for `train --resume`")
@@ -146,7 +161,7 @@ def main(argv=None):
     args.command_line = ["sklearn-genre", *argv]
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        with console.capture_warnings(), console.capture_logging():
+        with console.capture_warnings(), console.capture_logging(), _native_stderr(console):
             return int(args.handler(args, console))
     except CLIError as exc:
         console.error(str(exc), exc.hint)

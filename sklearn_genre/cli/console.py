@@ -4,8 +4,11 @@ Exit codes
     ``0`` success; ``1`` unexpected internal error (a bug: the message says how to get the
     traceback); ``2`` bad command line (argparse) or bad option value; ``3`` missing or
     unreadable input (data folder, audio file, run directory); ``4`` refused because of
-    train/test leakage (``--on-leak raise``); ``5`` download failed; ``130`` interrupted with
-    Ctrl-C (a ``train`` run still saves its model, see ``sklearn-genre train --help``).
+    train/test leakage (``--on-leak raise``); ``5`` download failed; ``6`` finished, but some
+    input files could not be read (``predict``, ``evaluate``, ``preprocess``: the results of
+    the others are written, the failed files listed; ``--on-error skip`` exits 0 instead);
+    ``130`` interrupted with Ctrl-C (a ``train`` run still saves its model, see
+    ``sklearn-genre train --help``).
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_LEAKAGE",
     "EXIT_OK",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "CLIError",
     "Console",
+    "add_on_error_option",
+    "failures_listed_by_console",
+    "report_failures",
 ]
 
 EXIT_OK = 0
@@ -33,6 +40,7 @@ EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_LEAKAGE = 4
 EXIT_DOWNLOAD = 5
+EXIT_PARTIAL = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -135,3 +143,58 @@ class Console:
             logger.removeHandler(handler)
             logger.setLevel(saved[0])
             logger.propagate = saved[1]
+
+#: ``--on-error`` choices of the batch commands (``predict``, ``evaluate``, ``preprocess``).
+ON_ERROR_CHOICES = ("report", "skip", "raise")
+
+
+def add_on_error_option(parser, *, what):
+    """``--on-error {report,skip,raise}``: what a batch command does with unreadable files."""
+    parser.add_argument(
+        "--on-error", choices=ON_ERROR_CHOICES, default="report",
+        help=f"files that cannot be read: 'report' (default) writes the {what} of all others, "
+        "lists the failed files with the reason and exits with code 6; 'skip' does the same "
+        "but exits 0; 'raise' stops at the first one (exit code 3)")
+
+
+@contextmanager
+def failures_listed_by_console():
+    """Silence the library's summary warning of failed files; :func:`report_failures` lists
+    every one of them instead."""
+    from ..features import ExtractionWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtractionWarning)
+        yield
+
+
+def report_failures(console, on_error, failures, *, n_total, done):
+    """List failed inputs on stderr and return the exit code of a batch command.
+
+    Parameters
+    ----------
+    console : Console
+    on_error : {"report", "skip", "raise"}
+    failures : list of (source, reason)
+    n_total : int
+        Inputs processed.
+    done : str
+        Where the results of the others went.
+
+    Returns
+    -------
+    code : int
+        ``EXIT_OK``, or ``EXIT_PARTIAL`` with failures under ``on_error="report"``.
+    """
+    if not failures:
+        return EXIT_OK
+    for source, reason in failures:
+        prefix = f"cannot decode audio file {source!r}: "  # AudioDecodeError's own prefix
+        console.warn(f"{source}: {reason[len(prefix):] if reason.startswith(prefix) else reason}")
+    summary = f"{len(failures)} of {n_total} files could not be read; {done}"
+    if on_error == "skip":
+        console.warn(summary)
+        return EXIT_OK
+    console.error(summary, "fix or remove those files; --on-error skip exits 0 with the same "
+                  "output, --on-error raise stops at the first bad file")
+    return EXIT_PARTIAL

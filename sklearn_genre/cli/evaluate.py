@@ -7,7 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-from .console import EXIT_DATA, EXIT_OK, CLIError
+from .console import (
+    EXIT_DATA,
+    EXIT_OK,
+    CLIError,
+    add_on_error_option,
+    failures_listed_by_console,
+    report_failures,
+)
 from .data import add_data_options, cache_dir, data_spec, load_source
 from .train import print_checks
 
@@ -34,6 +41,7 @@ def add_parsers(subparsers, parents):
     p.add_argument("--n-jobs", type=int, default=1, help="parallel feature workers")
     p.add_argument("--on-leak", choices=["warn", "raise", "ignore"], default="warn",
                    help="when the test set shares files or artists with the run's training set")
+    add_on_error_option(p, what="scores")
     p.set_defaults(handler=run_evaluate)
 
     p = subparsers.add_parser(
@@ -54,9 +62,9 @@ def add_parsers(subparsers, parents):
     p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format")
     p.add_argument("--output", "-o", metavar="FILE", default=None,
                    help="write here instead of stdout")
-    p.add_argument("--skip-errors", action="store_true",
-                   help="keep going past files that cannot be decoded (an 'error' column "
-                   "names them) instead of stopping")
+    add_on_error_option(p, what="predictions")
+    p.add_argument("--skip-errors", dest="on_error", action="store_const", const="skip",
+                   help="same as --on-error skip")
     p.set_defaults(handler=run_predict)
 
 
@@ -68,8 +76,9 @@ def load_run_model(run_dir):
     try:
         return load(run_dir)
     except FileNotFoundError as exc:
-        hint = ("train one with `sklearn-genre train` or `sklearn-genre demo`"
-                if "not found" in str(exc) else "pass the run directory that `train` printed")
+        hint = getattr(exc, "hint", None) or (
+            "train one with `sklearn-genre train` or `sklearn-genre demo`"
+            if "not found" in str(exc) else "pass the run directory that `train` printed")
         raise CLIError(str(exc), hint=hint, code=EXIT_DATA) from None
     except ModelLoadError as exc:
         hints = {
@@ -103,6 +112,7 @@ def run_evaluate(args, console):
         run_dir, source, out=args.out, on_leak=args.on_leak, command=args.command_line,
         runtime={"memory": cache_dir(args), "n_jobs": args.n_jobs,
                  "verbose": 1 if console.progress else 0},
+        on_error="raise" if args.on_error == "raise" else "record",
     )
     m = result.metrics
     unit = m.get("intervals", {}).get("unit")
@@ -110,7 +120,11 @@ def run_evaluate(args, console):
                    + result.results["evaluation"].summary(unit=unit))
     print_checks(result.results, console)
     console.result(f"evaluation report: {result.run_dir}")
-    return EXIT_OK
+    failures = [(f["source"], f["reason"]) for f in result.results.get("failures", [])]
+    return report_failures(
+        console, args.on_error, failures, n_total=m["n_test"] + len(failures),
+        done=f"the scores above are of the other {m['n_test']} (results.json and "
+        "predictions.csv list the failed files)")
 
 
 def _evaluate_folder(args, console, run_dir):
@@ -172,24 +186,29 @@ def expand_audio_paths(paths):
 
 def run_predict(args, console):
     """Run ``predict``."""
-    from ..inference import predict_tracks
+    from ..inference import predict_tracks, resolve_windows
 
     if args.top_k < 1:
         raise CLIError(f"--top-k must be at least 1, got {args.top_k}")
     if args.hop is not None and not args.hop > 0:
         raise CLIError(f"--hop must be positive seconds, got {args.hop}")
     pipeline = load_run_model(args.run_dir)
+    try:
+        resolve_windows(pipeline, hop=args.hop)
+    except ValueError as exc:
+        raise CLIError(str(exc).replace("hop=", "--hop ")) from None
     paths = expand_audio_paths(args.paths)
     console.info(f"predicting {len(paths)} file(s) with {args.run_dir}")
-    table = predict_tracks(
-        pipeline,
-        paths,
-        hop=args.hop,
-        top_k=args.top_k,
-        aggregate=args.aggregate,
-        on_error="record" if args.skip_errors else "raise",
-        progress=console.progress,
-    )
+    with failures_listed_by_console():
+        table = predict_tracks(
+            pipeline,
+            paths,
+            hop=args.hop,
+            top_k=args.top_k,
+            aggregate=args.aggregate,
+            on_error="raise" if args.on_error == "raise" else "record",
+            progress=console.progress,
+        )
     if args.format == "csv":
         text = table.to_csv(index=False, float_format="%.6g")
     else:
@@ -201,4 +220,10 @@ def run_predict(args, console):
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return EXIT_OK
+    failed = table[table["error"] != ""] if "error" in table else table.iloc[:0]
+    return report_failures(
+        console, args.on_error,
+        [(row.path, row.error) for row in failed.itertuples()], n_total=len(table),
+        done=f"predictions of the other {len(table) - len(failed)} are in "
+        f"{args.output or 'the output'} (an 'error' column says why the others have none)",
+    )

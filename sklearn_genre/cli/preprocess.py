@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from .console import EXIT_OK
+from .console import add_on_error_option, report_failures
 from .data import add_data_options, add_feature_options, make_transformer
 
 __all__ = ["add_parser", "run"]
@@ -28,12 +28,14 @@ def add_parser(subparsers, parents):
     )
     add_data_options(p, with_split=False)
     add_feature_options(p)
+    add_on_error_option(p, what="features")
     p.set_defaults(handler=run)
 
 
 def run(args, console):
     """Run ``preprocess``."""
     from ..extraction import extract, progress_bar
+    from ..features import find_short_clips, warn_short_clips
     from .console import CLIError
     from .data import resolve_data
 
@@ -42,14 +44,17 @@ def run(args, console):
     data = resolve_data(args, console)
     paths = [os.fspath(p) for p in data.paths]  # extract() takes validated str paths
     transformer = make_transformer(args, data, console)
-    transformer.set_params(verbose=0).fit(paths)
+    on_error = "raise" if args.on_error == "raise" else "warn"
+    transformer.set_params(verbose=0, on_error=on_error).fit(paths)
     plan = transformer.extraction_plan()
     progress = progress_bar(len(paths), verbose=1 if console.progress else 0)  # one for all chunks
     start = time.perf_counter()
+    failures, short = [], []
     try:
         for first in range(0, len(paths), CHUNK):
-            features, _ = extract(
-                paths[first : first + CHUNK],
+            chunk = paths[first : first + CHUNK]
+            features, chunk_failures = extract(
+                chunk,
                 plan,
                 memory=transformer.memory,
                 n_jobs=transformer.n_jobs,
@@ -58,12 +63,21 @@ def run(args, console):
                 progress=progress,
             )
             shape = features.shape[1:]
+            failures += [(f.source, f.reason) for f in chunk_failures]
+            if transformer.duration is not None:
+                short += find_short_clips(features, chunk, sr=transformer.sr,
+                                          hop_length=transformer.hop_length,
+                                          n_fft=transformer.n_fft,
+                                          duration=transformer.duration, first_row=first)
     finally:
         if progress is not None:
             progress.close()
+    warn_short_clips(short, len(paths), transformer.duration)
     console.info(f"features: {len(paths)} clips in {time.perf_counter() - start:.1f} s")
     console.result(
-        f"{len(paths)} clips of {data.description}: features {shape} (n_mels, n_frames) "
-        f"cached in {transformer.memory}"
+        f"{len(paths) - len(failures)} clips of {data.description}: features {shape} "
+        f"(n_mels, n_frames) cached in {transformer.memory}"
     )
-    return EXIT_OK
+    return report_failures(console, args.on_error, failures, n_total=len(paths),
+                           done=f"the features of the other {len(paths) - len(failures)} are "
+                           "cached")

@@ -194,6 +194,10 @@ def run(args, console):
     if args.resume is not None:
         return resume(args, console)
     options = training_from_args(args)
+    if args.device is not None:  # before any data is read or generated
+        from ..classifiers import check_device
+
+        check_device(args.device)
     source = load_source(data_spec(args), console)
     pipeline = build_pipeline(
         make_transformer(args, source, console),

@@ -185,8 +185,9 @@ def _report(excluded_rows, reason_kind, what):
         ids = ", ".join(f"{tid:06d}" for tid in list(excluded_rows)[:6])
         more = "" if len(excluded_rows) <= 6 else f" and {len(excluded_rows) - 6} more"
         warnings.warn(
-            f"{len(excluded_rows)} {what} excluded ({reason_kind}): {ids}{more}. "
-            "See the returned Bunch's `excluded` for the reasons.",
+            f"{len(excluded_rows)} {what} excluded ({reason_kind}): track ids {ids}{more}. "
+            "They are left out of every split; in Python, the returned Bunch's `excluded` "
+            "gives each one's reason.",
             DatasetWarning,
             stacklevel=3,
         )

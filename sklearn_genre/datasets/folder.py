@@ -270,11 +270,12 @@ def load_audio_folder(root, *, extensions=None, tags=False, metadata=None, patte
             },
             index=pd.Index(np.full(len(ignored), -1, dtype=np.int64), name="track_id"),
         )
-        shown = ", ".join(os.path.relpath(r[0], root) for r in ignored[:5])
-        more = "" if len(ignored) <= 5 else f" and {len(ignored) - 5} more"
+        shown = "; ".join(f"{os.path.relpath(r[0], root)} ({r[2]})" for r in ignored[:5])
+        more = "" if len(ignored) <= 5 else f"; and {len(ignored) - 5} more"
         warnings.warn(
-            f"{len(ignored)} files under {root} ignored (not audio, or not in a genre "
-            f"folder): {shown}{more}. See the returned Bunch's `excluded`.",
+            f"{len(ignored)} files under {root} are not used: {shown}{more}. Tracks are audio "
+            f"files ({', '.join(sorted(exts))}) inside a genre folder (ROOT/GENRE/...); in "
+            "Python, the returned Bunch's `excluded` lists every ignored file.",
             DatasetWarning, stacklevel=2,
         )
     if groups is None:
