@@ -442,7 +442,7 @@ def evaluate(estimator, X, y, *, labels=None, groups=None, n_resamples=2000, con
     if on_error not in ("raise", "record"):
         raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
     failures = []
-    if on_error == "raise" or not _records_failures(estimator):
+    if on_error == "raise" or not feature_step_records_failures(estimator):
         y_pred = estimator.predict(X)
     else:
         y_pred, failures = _predict_recording_failures(estimator, X)
@@ -458,18 +458,30 @@ def evaluate(estimator, X, y, *, labels=None, groups=None, n_resamples=2000, con
     return result
 
 
-def _records_failures(estimator):
+def feature_step_records_failures(estimator):
+    """Whether ``estimator`` is a Pipeline whose first step takes ``on_error`` (file input)."""
     from sklearn.pipeline import Pipeline
 
     return (isinstance(estimator, Pipeline) and len(estimator.steps) >= 2
             and "on_error" in estimator.steps[0][1].get_params(deep=False))
 
 
-def _predict_recording_failures(pipeline, X):
-    """Predictions of the items whose features could be computed, and the failures.
+def transform_recording_failures(pipeline, X):
+    """The first step's output for ``X`` with unreadable items recorded instead of raised.
 
-    The feature step runs as a copy with ``on_error="warn"`` (the model is not changed); the
-    rows of failed items are dropped before the rest of the pipeline.
+    The feature step runs as a copy with ``on_error="warn"`` (the model is not changed).
+
+    Returns
+    -------
+    Xt : ndarray of shape (n_items, ...)
+        Features; the rows of failed items are placeholders to drop.
+    failures : list of ExtractionFailure
+        The failed items: row in ``X``, source and reason.
+
+    Raises
+    ------
+    ValueError
+        When no item can be read.
     """
     import copy
 
@@ -478,14 +490,20 @@ def _predict_recording_failures(pipeline, X):
     first = copy.copy(pipeline.steps[0][1])
     first.set_params(on_error="warn")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExtractionWarning)  # listed in the result instead
+        warnings.simplefilter("ignore", ExtractionWarning)  # listed by the caller instead
         Xt = first.transform(X)
     failures = list(getattr(first, "failures_", []))
-    keep = np.ones(len(Xt), bool)
-    keep[[f.index for f in failures]] = False
-    if not keep.any():
+    if len(failures) == len(Xt):
         raise ValueError(f"none of the {len(Xt)} test items could be read; first: "
                          f"{failures[0].source}: {failures[0].reason}")
+    return Xt, failures
+
+
+def _predict_recording_failures(pipeline, X):
+    """Predictions of the items whose features could be computed, and the failures."""
+    Xt, failures = transform_recording_failures(pipeline, X)
+    keep = np.ones(len(Xt), bool)
+    keep[[f.index for f in failures]] = False
     return pipeline[1:].predict(Xt[keep]), failures
 
 

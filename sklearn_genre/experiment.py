@@ -50,6 +50,7 @@ Messages
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -946,7 +947,7 @@ def _test_groups(source, index):
 
 def evaluate_folder(run_dir, folder, *, tags=False, metadata=None, pattern=None,
                     group_by="artist", out=None, on_leak="warn", runtime=None, command=None,
-                    n_resamples=2000, random_state=0):
+                    n_resamples=2000, random_state=0, on_error="record"):
     """Score a run's saved model on *every* file of an outside folder ``folder/<genre>/``.
 
     Files of genres the model was trained on are scored (with 95 % bootstrap intervals, over
@@ -1021,12 +1022,31 @@ def evaluate_folder(run_dir, folder, *, tags=False, metadata=None, pattern=None,
                        "pattern": None if pattern is None else str(pattern),
                        "group_by": group_by}}
     with RunInfo(eval_dir, command=command, config=config), _runtime(model, runtime or {}):
-        outside = evaluate_outside(model, list(paths), y,
-                                   groups=groups if known_groups else None,
-                                   n_resamples=n_resamples, random_state=random_state)
-        known = np.isin(y, outside.trained_labels)
-        unscored = pd.DataFrame({"path": paths[~known], "genre": y[~known],
-                                 "y_pred": outside.y_pred[~known]})
+        # Unreadable files (on_error="record") are listed, not scored: the other files'
+        # features go through the rest of the pipeline.
+        readable, features, failures = _readable_items(model, list(paths), on_error)
+        scorer = model if features is None else model[1:]
+        outside = evaluate_outside(
+            scorer, list(paths[readable]) if features is None else features, y[readable],
+            trained_labels=model.classes_,
+            groups=np.asarray(groups, dtype=object)[readable] if known_groups else None,
+            n_resamples=n_resamples, random_state=random_state)
+        y_read, paths_read = y[readable], paths[readable]
+        known = np.isin(y_read, outside.trained_labels)
+        unscored = pd.DataFrame({"path": paths_read[~known], "genre": y_read[~known],
+                                 "y_pred": outside.y_pred[~known], "error": ""})
+        failed = pd.DataFrame({"path": [f.source for f in failures],
+                               "genre": y[[f.index for f in failures]],
+                               "y_pred": None, "error": [f.reason for f in failures]})
+        if len(failed):
+            unscored = pd.concat([unscored, failed], ignore_index=True)
+        # The scored set is every file of a trained genre, readable or not; its unreadable
+        # files are the report's failures (rows of predictions.csv with their reason).
+        scored_rows = np.flatnonzero(np.isin(y, outside.trained_labels))
+        position = {int(i): k for k, i in enumerate(scored_rows)}
+        outside.result.failures = [
+            dataclasses.replace(f, index=position[int(f.index)]) for f in failures
+            if int(f.index) in position]
         with atomic_write(eval_dir / "unscored.csv", "w", encoding="utf-8") as f:
             unscored.to_csv(f, index=False)
         bookkeeping = {k: v for k, v in outside.to_dict().items()
@@ -1035,8 +1055,8 @@ def evaluate_folder(run_dir, folder, *, tags=False, metadata=None, pattern=None,
         results = write_report(
             eval_dir,
             estimator=model,
-            X_test=list(paths[known]),
-            y_test=None,
+            X_test=list(paths[scored_rows]),
+            y_test=y[scored_rows],
             split_protocol=protocol,
             leakage_report=leakage,
             history=None,
@@ -1044,11 +1064,35 @@ def evaluate_folder(run_dir, folder, *, tags=False, metadata=None, pattern=None,
             data_fingerprint=data_fingerprint(list(paths), labels=y),
             evaluation_result=outside.result,
             group_name=group_by + "s" if known_groups else "groups",
-            extra={"outside": {**bookkeeping, "unscored_file": "unscored.csv"}},
+            extra={"outside": {**bookkeeping, "unscored_file": "unscored.csv",
+                               "n_failed": len(failures),
+                               "failures": [{"index": int(f.index), "source": f.source,
+                                             "reason": f.reason} for f in failures]}},
         )
     results["run_dir"] = eval_dir
     results["outside"] = outside
+    results["outside_failures"] = [
+        {"index": int(f.index), "source": f.source, "reason": f.reason} for f in failures]
     return ExperimentResult(estimator=model, results=results, run_dir=eval_dir)
+
+
+def _readable_items(model, paths, on_error):
+    """``(readable mask, features or None, failures)`` of ``paths`` under ``on_error``.
+
+    ``"raise"``, or a model without a feature step that records failures: every item is
+    readable and ``features`` is None (the whole model predicts the paths). ``"record"``: the
+    feature step runs once with failures recorded; ``features`` holds the readable items'.
+    """
+    from .evaluation import feature_step_records_failures, transform_recording_failures
+
+    if on_error not in ("raise", "record"):
+        raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+    readable = np.ones(len(paths), bool)
+    if on_error == "raise" or not feature_step_records_failures(model):
+        return readable, None, []
+    Xt, failures = transform_recording_failures(model, paths)
+    readable[[f.index for f in failures]] = False
+    return readable, Xt[readable], failures
 
 
 # ----------------------------------------------------------------------------- selection

@@ -127,11 +127,11 @@ def test_predict_counts_short_tracks(run_dir, tmp_path, capsys):
 
 def test_preprocess_and_evaluate_keep_going_past_bad_files(run_dir, tmp_path, capsys):
     root = tmp_path / "genres"
-    for genre, freq in (("low", 110), ("high", 2000)):
+    for genre, freq in (("Rock", 110), ("Folk", 2000)):  # two of the run's genres
         (root / genre).mkdir(parents=True)
         for i in range(5):
             sf.write(root / genre / f"{genre}{i}.wav", tone(freq * (1 + i / 10), 1.0), 22050)
-    write_bad_files(root / "low")
+    write_bad_files(root / "Rock")
     cache = tmp_path / "cache"
     done = sklearn_genre("-q", "preprocess", "--folder", root, "--n-mels", "16", "--duration",
                          "1.0", "--cache", cache)
@@ -140,24 +140,27 @@ def test_preprocess_and_evaluate_keep_going_past_bad_files(run_dir, tmp_path, ca
     assert len(list(cache.rglob("*.feat"))) == 10
     assert "error: 3 of 13 files could not be read; the features of the other 10 are cached" in (
         done.stderr)
-    assert f"{root / 'low' / 'notes.mp3'}: not audio: the file holds text" in done.stderr
+    assert f"{root / 'Rock' / 'notes.mp3'}: not audio: the file holds text" in done.stderr
 
-    # evaluate in-process (same main() as the console script; keeps the suite fast)
-    code = main(["-q", "evaluate", str(run_dir), "--folder", str(root), "--split", "random",
-                 "--cache", str(cache), "--on-leak", "ignore", "--out", str(tmp_path / "evals")])
+    # evaluate in-process (same main() as the console script; keeps the suite fast): every
+    # file of the folder is evaluated; the bad ones are listed, the others scored
+    code = main(["-q", "evaluate", str(run_dir), "--folder", str(root), "--cache", str(cache),
+                 "--on-leak", "ignore", "--out", str(tmp_path / "evals")])
     err = capsys.readouterr().err
-    # Which files land in the 20 % test split depends on the split; every bad one that does
-    # is listed, and the scores of the rest are written.
+    assert code == 6, err
+    assert "3 of 13 files could not be read" in err
+    assert f"{root / 'Rock' / 'notes.mp3'}: not audio: the file holds text" in err
     (eval_dir,) = (tmp_path / "evals").iterdir()
     results = json.loads((eval_dir / "results.json").read_text())
-    n_failed = results["metrics"]["n_failed"]
-    assert n_failed == len(results["failures"])
-    assert code == (6 if n_failed else 0), err
-    assert results["metrics"]["n_test"] + n_failed == len(
-        pd.read_csv(eval_dir / "predictions.csv"))
-    if n_failed:
-        assert f"{n_failed} of {results['metrics']['n_test'] + n_failed} files could not be " \
-               "read" in err
+    assert results["outside"]["n_failed"] == 3 and len(results["outside"]["failures"]) == 3
+    preds = pd.read_csv(eval_dir / "predictions.csv")
+    scored = results["metrics"]["n_test"]
+    # every file is of a trained genre: all 13 have a row, the 3 failed ones with a reason
+    assert len(preds) == 13 and scored == 10 and results["metrics"]["n_failed"] == 3
+    assert preds["error"].fillna("").ne("").sum() == 3 and preds["y_pred"].isna().sum() == 3
+    assert main(["-q", "evaluate", str(run_dir), "--folder", str(root), "--cache", str(cache),
+                 "--on-leak", "ignore", "--out", str(tmp_path / "evals2"),
+                 "--on-error", "raise"]) == 3
 
 
 def test_unavailable_device_fails_before_any_work(tmp_path, capsys):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from .console import (
     EXIT_DATA,
-    EXIT_OK,
     CLIError,
     add_on_error_option,
     failures_listed_by_console,
@@ -145,6 +144,7 @@ def _evaluate_folder(args, console, run_dir):
             out=args.out, on_leak=args.on_leak, command=args.command_line,
             runtime={"memory": cache_dir(args), "n_jobs": args.n_jobs,
                      "verbose": 1 if console.progress else 0},
+            on_error="raise" if args.on_error == "raise" else "record",
         )
     except LeakageError:
         raise
@@ -155,7 +155,12 @@ def _evaluate_folder(args, console, run_dir):
         console.result(line)
     print_checks(result.results, console)
     console.result(f"evaluation report: {result.run_dir}")
-    return EXIT_OK
+    failures = [(f["source"], f["reason"]) for f in result.results["outside_failures"]]
+    n_read = result.results["outside"].n_items
+    return report_failures(
+        console, args.on_error, failures, n_total=n_read + len(failures),
+        done=f"the figures above are of the other {n_read} (unscored.csv and "
+        "predictions.csv list the failed files)")
 
 
 def expand_audio_paths(paths):
