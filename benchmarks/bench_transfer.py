@@ -309,48 +309,69 @@ def run_throughput(args, emit):
         files = [line.strip() for line in open(args.throughput_files) if line.strip()]
     elif args.real_csv:
         table = pd.read_csv(args.real_csv)
-        # one clip per track first, spread over the labels
+        # one clip per track, spread over the labels
         first = table.groupby("group", sort=False).head(1)
-        files = first.sort_values(["label", "group"]).groupby("label").head(
-            -(-args.throughput_n // first["label"].nunique()))["path"].tolist()
+        per_label = -(-args.throughput_n // first["label"].nunique())
+        files = first.groupby("label").head(per_label)["path"].tolist()
     else:
         files = list(load_default_dataset(args.data_dir, n_per_genre=args.n_per_genre,
                                           duration=args.duration, sr=22050, stereo=False,
                                           verbose=False).paths)
     files = files[: args.throughput_n]
-    info = {"n_files": len(files), "seconds_per_file": round(float(np.mean(_durations(files))),
-                                                              2),
-            "first_files": files[:3], "threads": os.cpu_count()}
+    info = {"n_files": len(files),
+            "seconds_per_file": round(float(np.mean(_durations(files))), 2),
+            "first_files": files[:3], "cpu_count": os.cpu_count(),
+            "variants": args.throughput_variants}
     emit.meta("throughput", info)
-    rates = {}
-    if args.tf_python:
-        rates.update(_original_rates(files, args, emit))
+    wall, cpu = {}, {}
+    if "original" in args.throughput_variants:
+        w, c = _original_rates(files, args, emit)
+        wall.update(w)
+        cpu.update(c)
     for n_jobs in (1, 2):
-        # no cache: every clip is decoded and computed
-        mel = MelSpectrogramTransformer(n_jobs=n_jobs)  # the reference recipe, 30 s
-        start = time.perf_counter()
-        mel.fit_transform(files)
-        rates[f"mel_j{n_jobs}"] = len(files) / (time.perf_counter() - start)
+        if "mel" in args.throughput_variants:
+            # the reference recipe (22,050 Hz, 128 mels, 30 s); no cache: every clip computed
+            mel = MelSpectrogramTransformer(n_jobs=n_jobs).fit(files[:1])
+            wall[f"mel_j{n_jobs}"], cpu[f"mel_j{n_jobs}"] = _timed(mel.transform, files)
+        if "musicnn" in args.throughput_variants:
+            from sklearn_genre.pretrained import MusicnnTransformer
+
+            tr = MusicnnTransformer(args.musicnn_model, n_jobs=n_jobs, device="cpu")
+            tr.fit(files[:1]).transform(files[:1])  # weights loaded, first call (untimed)
+            wall[f"musicnn_j{n_jobs}"], cpu[f"musicnn_j{n_jobs}"] = _timed(tr.transform,
+                                                                          files)
+    if "musicnn" in args.throughput_variants and "original" in args.throughput_variants:
         from sklearn_genre.pretrained import MusicnnTransformer
 
-        tr = MusicnnTransformer(args.musicnn_model, n_jobs=n_jobs, device="cpu")
-        tr.fit(files[:1])  # loads the weights (untimed; once per process)
-        start = time.perf_counter()
-        E = tr.transform(files)
-        rates[f"musicnn_j{n_jobs}"] = len(files) / (time.perf_counter() - start)
-        if n_jobs == 1:
-            ours = MusicnnTransformer(args.musicnn_model, output="tags", device="cpu").fit(
-                files[:1]).transform(files)
-            emit.meta("throughput_ours_outputs", {"tags": ours.tolist(),
-                                                  "embedding": E.tolist()})
-    base = rates.get("original_extractor")
+        ours = {out: MusicnnTransformer(args.musicnn_model, output=out, device="cpu").fit(
+            files[:1]).transform(files) for out in ("tags", "embedding")}
+        orig = emit.result["meta"]["throughput_original"]
+        emit.meta("throughput_vs_original_outputs", {
+            "max_abs_diff_clip_mean_tags": float(np.abs(ours["tags"] - np.asarray(
+                orig["tags"])).max()),
+            "max_abs_diff_clip_mean_embedding": float(np.abs(ours["embedding"] - np.asarray(
+                orig["embedding"])).max()),
+            "note": "clip means over patches; original with MUSICNN_MEL_DTYPE=float32"})
+    base = wall.get("original_extractor")
     emit.meta("throughput_rates", {
-        "clips_per_s": {k: round(v, 3) for k, v in rates.items()},
-        "vs_original_extractor": ({k: round(v / base, 2) for k, v in rates.items()}
+        "clips_per_s": {k: round(v, 3) for k, v in wall.items()},
+        "cpu_seconds_per_clip": {k: round(v, 3) for k, v in cpu.items()},
+        "vs_original_extractor": ({k: round(v / base, 2) for k, v in wall.items()}
                                   if base else None)})
 
 
+def _timed(fn, files):
+    """(clips per wall second, CPU seconds of this process per clip) of ``fn(files)``."""
+    start, cpu = time.perf_counter(), time.process_time()
+    fn(files)
+    return (len(files) / (time.perf_counter() - start),
+            (time.process_time() - cpu) / len(files))
+
+
 def _original_rates(files, args, emit):
+    if not args.tf_python:
+        raise SystemExit("the 'original' throughput variant needs --tf-python and "
+                         "--musicnn-src (see benchmarks/musicnn_original.py)")
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": args.musicnn_src, "MUSICNN_MEL_DTYPE": "float32"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -363,8 +384,11 @@ def _original_rates(files, args, emit):
         result = json.loads(out.read_text())
     emit.meta("throughput_original", {k: result[k] for k in
                                       ("import_seconds", "extractor_file", "tensorflow",
-                                       "numpy", "seconds", "tags", "embedding")})
-    return {f"original_{k}": len(v) / sum(v) for k, v in result["seconds"].items()}
+                                       "numpy", "seconds", "cpu_seconds", "tags",
+                                       "embedding")})
+    wall = {f"original_{k}": len(v) / sum(v) for k, v in result["seconds"].items()}
+    cpu = {f"original_{k}": v / len(files) for k, v in result["cpu_seconds"].items()}
+    return wall, cpu
 
 
 # ----------------------------------------------------------------------------- report
@@ -441,10 +465,22 @@ def to_markdown(result):
         lines += ["## throughput", "", f"{info['n_files']} files of "
                   f"{info['seconds_per_file']} s on average (MP3, decoding included), "
                   "one variant after the other in the same run.", "",
-                  "| variant | clips/s | x original extractor() |", "| --- | ---: | ---: |"]
+                  "| variant | clips/s (wall) | x original extractor() | CPU s per clip |",
+                  "| --- | ---: | ---: | ---: |"]
         vs = rates.get("vs_original_extractor") or {}
         for k, v in rates["clips_per_s"].items():
-            lines.append(f"| {k} | {v:.3f} | {vs.get(k, '')} |")
+            lines.append(f"| {k} | {v:.3f} | {vs.get(k, '')} | "
+                         f"{rates['cpu_seconds_per_clip'].get(k, '')} |")
+        diff = meta.get("throughput_vs_original_outputs")
+        if diff:
+            lines += ["", "Same files, clip-mean outputs, port vs original: max abs difference "
+                      f"{diff['max_abs_diff_clip_mean_tags']:.2e} (tag probabilities), "
+                      f"{diff['max_abs_diff_clip_mean_embedding']:.2e} (embedding)."]
+        lines += ["", "`original_extractor`: `musicnn.extractor.extractor()` per file as "
+                  "users call it (graph rebuilt and checkpoint restored per call, one patch per "
+                  "`session.run`); `original_graph_once`: the same graph built once. "
+                  "`_j1`/`_j2`: `n_jobs`. CPU s: the process's CPU time (all threads) per "
+                  "clip, less sensitive to other jobs on the machine than wall time."]
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -474,6 +510,8 @@ def parse_args(argv=None):
     p.add_argument("--real-folds", type=int, default=4)
     p.add_argument("--throughput-files", default=None, help="text file, one path a line")
     p.add_argument("--throughput-n", type=int, default=60)
+    p.add_argument("--throughput-variants", nargs="+", choices=["original", "mel", "musicnn"],
+                   default=None, help="default: all three with --tf-python, else mel musicnn")
     p.add_argument("--tf-python", default=None, help="python of the TensorFlow venv")
     p.add_argument("--musicnn-src", default=None, help="folder holding the patched musicnn/")
     p.add_argument("--resume", action="store_true")
@@ -488,6 +526,9 @@ def parse_args(argv=None):
             args.sections = [s for s in args.sections if s != "real"]
     if "real" in args.sections and not args.real_csv:
         args.sections = [s for s in args.sections if s != "real"]
+    if args.throughput_variants is None:
+        args.throughput_variants = ["original", "mel", "musicnn"] if args.tf_python else [
+            "mel", "musicnn"]
     if args.tf_python and not args.musicnn_src:
         p.error("--tf-python needs --musicnn-src")
     return args

@@ -22,7 +22,8 @@ Two variants, per file, decoding included:
     The same graph built and restored once; per file ``batch_data`` (librosa) and one
     ``session.run`` per patch, as ``extractor`` does. Separates the per-call set-up cost.
 
-Writes JSON: seconds per file per variant, import seconds, and the clip-mean taggram and
+Writes JSON: wall seconds per file and the process's CPU seconds (all threads) per variant,
+import seconds, and the clip-mean taggram and
 penultimate embedding of each file (from ``extractor``) for a cross-check with the port.
 
 Usage::
@@ -62,13 +63,14 @@ def main(argv=None):
 
     result = {"model": args.model, "import_seconds": round(import_seconds, 3),
               "extractor_file": ex.__file__, "tensorflow": tf.__version__,
-              "numpy": np.__version__, "files": args.files, "seconds": {}, "tags": [],
+              "numpy": np.__version__, "files": args.files, "seconds": {}, "cpu_seconds": {},
+              "tags": [],
               "embedding": []}
     devnull = open(os.devnull, "w")
     if "extractor" in args.variants:
         # warm-up call (untimed): first-call costs of TF and librosa's numba code
         _quiet(devnull, ex.extractor, args.files[0], model=args.model, extract_features=True)
-        seconds = []
+        seconds, cpu = [], time.process_time()
         for path in args.files:
             t = time.perf_counter()
             taggram, tags, feats = _quiet(devnull, ex.extractor, path, model=args.model,
@@ -77,6 +79,7 @@ def main(argv=None):
             result["tags"].append(np.asarray(taggram).mean(axis=0).tolist())
             result["embedding"].append(np.asarray(feats["penultimate"]).mean(axis=0).tolist())
         result["seconds"]["extractor"] = seconds
+        result["cpu_seconds"]["extractor"] = time.process_time() - cpu
         result["tag_names"] = list(tags)
     if "graph_once" in args.variants:
         n_frames = 187
@@ -92,6 +95,8 @@ def main(argv=None):
                                            + args.model + "/")
         seconds = []
         for i, path in enumerate([args.files[0], *args.files]):  # the first one is warm-up
+            if i == 1:
+                cpu = time.process_time()
             t = time.perf_counter()
             batch, _ = ex.batch_data(path, n_frames, n_frames)
             for k in range(0, batch.shape[0], config.BATCH_SIZE):
@@ -101,6 +106,7 @@ def main(argv=None):
                 seconds.append(time.perf_counter() - t)
         sess.close()
         result["seconds"]["graph_once"] = seconds
+        result["cpu_seconds"]["graph_once"] = time.process_time() - cpu
     with open(args.out, "w") as f:
         json.dump(result, f)
 
