@@ -212,21 +212,29 @@ def test_predict_tags_ranks_tags_per_file(musicnn_data_home, tmp_path):
         sf.write(tmp_path / name, y, 22050 if name == "a.wav" else SR)
         paths.append(str(tmp_path / name))
     table = predict_tags(paths, top_k=3, data_home=musicnn_data_home, device="cpu")
-    assert list(table.columns) == ["path", "rank", "tag", "probability"]
-    assert list(table["path"]) == [paths[0]] * 3 + [paths[1]] * 3
-    assert list(table["rank"]) == [1, 2, 3] * 2
-    for _, rows in table.groupby("path"):
-        assert rows["probability"].is_monotonic_decreasing
-    full = predict_tags(paths[:1], top_k=None, data_home=musicnn_data_home, device="cpu")
-    assert len(full) == 50 and full["tag"].is_unique
-    np.testing.assert_allclose(full["probability"].to_numpy()[:3],
-                               table["probability"].to_numpy()[:3], atol=1e-6)
+    assert list(table.columns) == ["path", "top1", "p1", "top2", "p2", "top3", "p3"]
+    assert list(table["path"]) == paths
+    probs = table[["p1", "p2", "p3"]].to_numpy()
+    assert (np.diff(probs, axis=1) <= 0).all() and ((probs > 0) & (probs < 1)).all()
+    full = predict_tags(paths[:1], top_k=50, data_home=musicnn_data_home, device="cpu")
+    ranked = full[[f"top{i}" for i in range(1, 51)]].iloc[0]
+    assert ranked.is_unique and list(ranked[:3]) == list(table.loc[0, ["top1", "top2",
+                                                                          "top3"]])
+    tagger = MusicnnTransformer(output="tags", data_home=musicnn_data_home, device="cpu")
+    p = tagger.fit_transform(paths[:1])[0]
+    assert full.loc[0, "p1"] == pytest.approx(float(p.max()), abs=1e-6)
+    assert full.loc[0, "top1"] == tagger.tags_[int(p.argmax())]
+
     bad = tmp_path / "bad.mp3"
     bad.write_text("x")
-    with pytest.warns(ExtractionWarning, match="bad.mp3"):
-        partial = predict_tags([paths[0], str(bad)], top_k=2, on_error="warn",
+    with pytest.raises(AudioDecodeError, match="bad.mp3"):
+        predict_tags([paths[0], str(bad)], data_home=musicnn_data_home, device="cpu")
+    with pytest.warns(ExtractionWarning, match="1 of 2 files could not be decoded"):
+        partial = predict_tags([paths[0], str(bad)], top_k=2, on_error="record",
                                data_home=musicnn_data_home, device="cpu")
-    assert set(partial["path"]) == {paths[0]}
+    assert list(partial["error"] == "") == [True, False] and "bad.mp3" in partial.loc[1,
+                                                                                      "error"]
+    assert partial.loc[1, ["p1", "p2"]].isna().all() and partial.loc[0, "p1"] > 0
     with pytest.raises(ValueError, match="top_k"):
         predict_tags(paths, top_k=0, data_home=musicnn_data_home)
 
