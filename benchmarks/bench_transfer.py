@@ -45,8 +45,9 @@ clips of one artist or track are not independent), balanced accuracy, and wall t
 ``fit s`` (training only, on features already extracted) and the feature extraction rate
 (clips/s) of each representation, measured once for all clips of the section.
 
-``--quick``: a tiny synthetic set, sizes 2 and 4 per genre, 2 epochs, throughput on 3 clips
-with the mel and MusiCNN transformers only (seconds; what the test suite runs).
+``--quick``: a tiny synthetic set (8 clips of 3 s per genre), sizes 2 and 3 per genre, 2
+epochs, throughput on 3 clips with the mel and MusiCNN transformers only (what the test suite
+runs).
 
 Usage::
 
@@ -86,7 +87,7 @@ from sklearn_genre.provenance import package_versions, platform_info, write_json
 SECTIONS = ("synthetic", "real", "throughput")
 METHODS = ("scratch", "musicnn_lr", "logmel_lr")
 CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
-QUICK = {"n_per_genre": 12, "duration": 4.0, "sizes": [2, 4], "epochs": 2, "patience": 2,
+QUICK = {"n_per_genre": 8, "duration": 3.0, "sizes": [2, 3], "epochs": 2, "patience": 2,
          "n_mels": 32, "throughput_n": 3, "real_folds": 2, "n_boot": 200}
 
 
