@@ -166,3 +166,36 @@ def one_torch_thread():
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = env
+
+
+@pytest.fixture(scope="session")
+def musicnn_data_home(tmp_path_factory):
+    """A data home holding the real MusiCNN weights (musicnn 0.1.0, 29 MB from PyPI).
+
+    Uses the weights already in the default data home (``$SKLEARN_GENRE_DATA`` or
+    ``~/sklearn_genre_data``) when they are there; otherwise fetches them once per session
+    into a temporary data home with :func:`sklearn_genre.pretrained.fetch_musicnn_weights`.
+    When they cannot be obtained the dependent tests skip, except under ``CI=true``, where
+    they fail: CI has the package index, so the parity tests must run there.
+    """
+    from sklearn_genre.pretrained import (
+        MusicnnWeightsNotFoundError,
+        fetch_musicnn_weights,
+        musicnn_weights_dir,
+    )
+
+    try:
+        musicnn_weights_dir("MSD_musicnn")
+        musicnn_weights_dir("MTT_musicnn")
+        return None  # the default data home has them
+    except MusicnnWeightsNotFoundError:
+        pass
+    data_home = tmp_path_factory.mktemp("musicnn_weights")
+    try:
+        fetch_musicnn_weights(data_home, verbose=False)
+    except OSError as exc:  # DownloadError, ChecksumError, a local source that is missing
+        message = f"cannot fetch the MusiCNN weights: {exc}"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message + " (CI=true: the weights must be available in CI)")
+        pytest.skip(message)
+    return data_home

@@ -40,7 +40,7 @@ def _verbosity_parent(suppress):
 def build_parser():
     """The argument parser of ``sklearn-genre``."""
     from .. import __version__
-    from . import datasets, demo, evaluate, preprocess, selection, train
+    from . import datasets, demo, evaluate, preprocess, pretrained, selection, train
 
     parser = argparse.ArgumentParser(
         prog="sklearn-genre",
@@ -61,6 +61,7 @@ def build_parser():
     train.add_parser(sub, parents)
     evaluate.add_parsers(sub, parents)
     selection.add_parsers(sub, parents)
+    pretrained.add_parsers(sub, parents)
     return parser
 
 

@@ -1,0 +1,369 @@
+"""MusiCNN (Pons and Serra, 2019) in PyTorch, with the released weights.
+
+The architecture of the ``musicnn`` 0.1.0 package (``models.py``: ``build_musicnn`` with
+``num_filt_midend=64, num_units_backend=200``), reproduced layer by layer from its
+TensorFlow 1 graph, in its NHWC layout conventions and with its padding:
+
+front-end (input: a patch of 187 frames x 96 mel bands, batch-normalised as one channel)
+    * timbral: two 2-D convolutions over (time, frequency), 204 filters each, of 7 x 38 and
+      7 x 67 (``int(0.4 * 96)``, ``int(0.7 * 96)``) with 3 zero frames padded on both sides
+      in time and no padding in frequency; ReLU, batch norm, max over frequency;
+    * temporal: three 1-D convolutions along time of 128, 64 and 32 frames, 51 filters
+      each, with TensorFlow's ``"same"`` padding (``(k - 1) // 2`` frames before, ``k // 2``
+      after: the asymmetry matters), applied to every mel band; ReLU, batch norm, max over
+      frequency.
+
+    Concatenated: 561 channels per frame (``timbral`` = the first 408, ``temporal`` the rest).
+mid-end
+    three 1-D convolutions of 7 frames and 64 filters (3 zero frames each side), ReLU, batch
+    norm; the 2nd and 3rd add their input (residual). The front-end and the three mid-end
+    outputs are concatenated: 753 channels per frame.
+back-end
+    max and mean over time (753 each, ``max_pool`` and ``mean_pool``), interleaved
+    channel by channel into 1506 values as TensorFlow's ``concat`` + ``flatten`` does, batch
+    norm, dense 200 + ReLU + batch norm (``penultimate``, the embedding), dense 50 (logits),
+    sigmoid (``taggram``: the tag probabilities).
+
+Batch norms are in inference mode (moving statistics, epsilon 1e-3 as in
+``tf.compat.v1.layers.batch_normalization``); dropout is the identity. The weights come from
+the wheel's checkpoints through :mod:`sklearn_genre.pretrained.checkpoint`; no TensorFlow.
+
+Input pipeline (:func:`musicnn_log_mel`, :func:`musicnn_patches`): the original's
+``extractor.batch_data``: a 16 kHz mono waveform, ``librosa.feature.melspectrogram``'s defaults
+with ``n_fft=512, hop_length=256, n_mels=96`` (centred STFT with zero padding, periodic Hann
+window, power 2, Slaney mel scale and area normalisation), frames as rows, then
+``log10(10000 x + 1)`` in float32 (the original casts to float16 first, which under NumPy 2
+overflows and makes every clip look the same), cut into consecutive non-overlapping patches of
+187 frames (3 s; the original's default ``input_overlap=False``). Frames after the last whole
+patch are dropped, as in the original. A clip shorter than one patch (under 2.98 s) makes the
+original fail (it builds no batch); here it is repeat-padded to 187 frames by default, which is
+what the models' training did with short clips (``"pad_short": "repeat-pad"`` in the wheel's
+``config.json``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .checkpoint import read_checkpoint
+from .weights import MUSICNN_MODELS, musicnn_weights_dir
+
+__all__ = [
+    "MUSICNN_SR",
+    "MUSICNN_N_FFT",
+    "MUSICNN_HOP_LENGTH",
+    "MUSICNN_N_MELS",
+    "MUSICNN_PATCH_FRAMES",
+    "MusiCNN",
+    "load_musicnn",
+    "musicnn_log_mel",
+    "musicnn_patches",
+]
+
+MUSICNN_SR = 16000
+MUSICNN_N_FFT = 512
+MUSICNN_HOP_LENGTH = 256
+MUSICNN_N_MELS = 96
+#: Frames per input patch: ``librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256)
+#: + 1`` in the original extractor (3 s).
+MUSICNN_PATCH_FRAMES = 187
+
+_BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+
+
+# --------------------------------------------------------------------------- input
+
+def musicnn_log_mel(y):
+    """MusiCNN's input representation of a 16 kHz mono waveform.
+
+    ``log10(10000 * mel + 1)`` in float32, where ``mel`` is the power mel spectrogram of
+    ``librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96)``
+    (computed by :func:`sklearn_genre.features.log_mel_spectrogram`'s code).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Finite waveform sampled at 16 kHz (e.g. ``sklearn_genre.audio.load_audio(path,
+        sr=16000)``).
+
+    Returns
+    -------
+    log_mel : ndarray of shape (n_frames, 96), float32
+        Frames as rows (the original's layout); ``n_frames = 1 + n_samples // 256``.
+    """
+    from ..features import log_mel_spectrogram
+
+    # The feature code returns 10 log10(max(mel, amin)) for ref=1 and no top_db: undo the dB
+    # scale to get the power mel. With amin at float32's smallest normal number this is
+    # exact up to float32 rounding (relative 1e-7); silent bins (mel = 0) map back to ~1e-38,
+    # i.e. log10(1 + 1e-34) = 0 after the compression, as for a true 0.
+    db = log_mel_spectrogram(
+        np.asarray(y, dtype=np.float32), sr=MUSICNN_SR, n_fft=MUSICNN_N_FFT,
+        hop_length=MUSICNN_HOP_LENGTH, n_mels=MUSICNN_N_MELS, ref=1.0,
+        amin=float(np.finfo(np.float32).tiny), top_db=None,
+    )
+    mel = np.power(np.float32(10.0), db * np.float32(0.1), dtype=np.float32)
+    mel *= np.float32(10000.0)
+    mel += np.float32(1.0)
+    return np.log10(mel, out=mel).T.copy()
+
+
+def musicnn_patches(log_mel, *, hop=MUSICNN_PATCH_FRAMES, pad_short="repeat"):
+    """Cut a MusiCNN log-mel representation into the model's 187-frame patches.
+
+    Parameters
+    ----------
+    log_mel : ndarray of shape (n_frames, 96)
+        From :func:`musicnn_log_mel`.
+    hop : int, default=187
+        Frames between patch starts. 187: consecutive patches without overlap (the original
+        extractor's default); smaller values overlap (``input_overlap`` in seconds there is
+        ``librosa.time_to_frames(input_overlap, ...)`` frames here).
+    pad_short : {"repeat", "zero", "error"}, default="repeat"
+        What to do with fewer than 187 frames (a clip under 2.98 s): ``"repeat"`` tiles the
+        frames until there are 187 (the models' training did this), ``"zero"`` appends
+        silent frames, ``"error"`` raises ``ValueError`` (the original extractor fails).
+
+    Returns
+    -------
+    patches : ndarray of shape (n_patches, 187, 96), float32
+        Patch ``i`` starts at frame ``i * hop``; frames after the last whole patch are not
+        used.
+    """
+    log_mel = np.asarray(log_mel, dtype=np.float32)
+    if log_mel.ndim != 2 or log_mel.shape[1] != MUSICNN_N_MELS:
+        raise ValueError(f"log_mel must have shape (n_frames, {MUSICNN_N_MELS}), got "
+                         f"{log_mel.shape}")
+    if int(hop) != hop or hop < 1:
+        raise ValueError(f"hop must be a positive integer, got {hop!r}")
+    n = log_mel.shape[0]
+    if n < MUSICNN_PATCH_FRAMES:
+        if n == 0 or pad_short == "error":
+            raise ValueError(f"{n} frames, fewer than one MusiCNN patch "
+                             f"({MUSICNN_PATCH_FRAMES} frames, 2.98 s at 16 kHz)")
+        if pad_short == "repeat":
+            reps = -(-MUSICNN_PATCH_FRAMES // n)
+            log_mel = np.tile(log_mel, (reps, 1))[:MUSICNN_PATCH_FRAMES]
+        elif pad_short == "zero":
+            log_mel = np.pad(log_mel, ((0, MUSICNN_PATCH_FRAMES - n), (0, 0)))
+        else:
+            raise ValueError(f"pad_short must be 'repeat', 'zero' or 'error', got "
+                             f"{pad_short!r}")
+        n = MUSICNN_PATCH_FRAMES
+    starts = range(0, n - MUSICNN_PATCH_FRAMES + 1, int(hop))
+    return np.stack([log_mel[s:s + MUSICNN_PATCH_FRAMES] for s in starts])
+
+
+# --------------------------------------------------------------------------- model
+
+class _BatchNorm(nn.Module):
+    """Inference-mode batch norm over the channel axis ``dim`` (TF1 layer semantics)."""
+
+    def __init__(self, n, dim=1):
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("gamma", torch.ones(n))
+        self.register_buffer("beta", torch.zeros(n))
+        self.register_buffer("moving_mean", torch.zeros(n))
+        self.register_buffer("moving_variance", torch.ones(n))
+
+    def forward(self, x):
+        scale = self.gamma * torch.rsqrt(self.moving_variance + _BN_EPS)
+        shift = self.beta - self.moving_mean * scale
+        shape = [1] * x.dim()
+        shape[self.dim] = -1
+        return x * scale.view(shape) + shift.view(shape)
+
+
+class MusiCNN(nn.Module):
+    """The MusiCNN tagger (``musicnn`` 0.1.0's ``MSD_musicnn`` / ``MTT_musicnn``).
+
+    Use :func:`load_musicnn` to get one with the released weights; a bare instance has
+    random convolution weights and identity batch norms.
+
+    Parameters
+    ----------
+    n_tags : int, default=50
+    tags : sequence of str, default=None
+        Tag names in output order (``len(tags) == n_tags``), kept as :attr:`tags`.
+
+    Attributes
+    ----------
+    tags : tuple of str or None
+        Tag names in output order.
+    """
+
+    def __init__(self, n_tags=50, tags=None):
+        super().__init__()
+        self.tags = None if tags is None else tuple(tags)
+        self.bn_input = _BatchNorm(1)
+        self.timbral = nn.ModuleList([nn.Conv2d(1, 204, (7, 38)), nn.Conv2d(1, 204, (7, 67))])
+        self.temporal = nn.ModuleList([nn.Conv2d(1, 51, (k, 1)) for k in (128, 64, 32)])
+        self.bn_front = nn.ModuleList([_BatchNorm(204), _BatchNorm(204), _BatchNorm(51),
+                                       _BatchNorm(51), _BatchNorm(51)])
+        self.midend = nn.ModuleList([nn.Conv1d(561, 64, 7), nn.Conv1d(64, 64, 7),
+                                     nn.Conv1d(64, 64, 7)])
+        self.bn_mid = nn.ModuleList([_BatchNorm(64) for _ in range(3)])
+        self.bn_pool = _BatchNorm(1506)
+        self.dense = nn.Linear(1506, 200)
+        self.bn_dense = _BatchNorm(200)
+        self.output = nn.Linear(200, n_tags)
+
+    def forward(self, x):
+        """Tag probabilities and the intermediate representations of a batch of patches.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_patches, n_frames, 96)
+            Log-mel patches (:func:`musicnn_patches`); the models were trained on
+            ``n_frames = 187`` but any length >= 1 runs.
+
+        Returns
+        -------
+        outputs : dict of str -> Tensor
+            The original extractor's outputs, with the same names and layouts:
+
+            - ``"taggram"`` (n_patches, n_tags): sigmoid tag probabilities;
+            - ``"logits"`` (n_patches, n_tags);
+            - ``"penultimate"`` (n_patches, 200): the embedding (dense + ReLU + batch norm);
+            - ``"mean_pool"``, ``"max_pool"`` (n_patches, 753): temporal mean / max of the
+              concatenated front- and mid-end features;
+            - ``"timbral"`` (n_patches, n_frames, 408), ``"temporal"`` (n_patches, n_frames,
+              153): front-end features;
+            - ``"cnn1"``, ``"cnn2"``, ``"cnn3"`` (n_patches, n_frames, 64): mid-end features.
+        """
+        x = self.bn_input(x.unsqueeze(1))  # (B, 1, T, F): NCHW of TF's (B, T, F, 1)
+        padded = F.pad(x, (0, 0, 3, 3))
+        front = []
+        for conv, bn in zip(self.timbral, self.bn_front[:2]):
+            front.append(bn(F.relu(conv(padded))).amax(dim=3))  # (B, 204, T)
+        for conv, bn in zip(self.temporal, self.bn_front[2:]):
+            k = conv.kernel_size[0]
+            same = F.pad(x, (0, 0, (k - 1) // 2, k // 2))  # TF "same": the extra frame after
+            front.append(bn(F.relu(conv(same))).amax(dim=3))  # (B, 51, T)
+        front = torch.cat(front, dim=1)  # (B, 561, T)
+        mid = [front]
+        h = front
+        for i, (conv, bn) in enumerate(zip(self.midend, self.bn_mid)):
+            out = bn(F.relu(conv(F.pad(h, (3, 3)))))
+            h = out if i == 0 else out + h
+            mid.append(h)
+        features = torch.cat(mid, dim=1)  # (B, 753, T)
+        max_pool = features.amax(dim=2)
+        mean_pool = features.mean(dim=2)
+        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF's interleaving
+        penultimate = self.bn_dense(F.relu(self.dense(self.bn_pool(pooled))))
+        logits = self.output(penultimate)
+        return {
+            "taggram": torch.sigmoid(logits),
+            "logits": logits,
+            "penultimate": penultimate,
+            "mean_pool": mean_pool,
+            "max_pool": max_pool,
+            "timbral": front[:, :408].transpose(1, 2),
+            "temporal": front[:, 408:].transpose(1, 2),
+            "cnn1": mid[1].transpose(1, 2),
+            "cnn2": mid[2].transpose(1, 2),
+            "cnn3": mid[3].transpose(1, 2),
+        }
+
+    def load_tf_variables(self, variables):
+        """Copy the weights from a TensorFlow checkpoint's ``{name: ndarray}``.
+
+        Parameters
+        ----------
+        variables : dict of str -> ndarray
+            As :func:`sklearn_genre.pretrained.checkpoint.read_checkpoint` returns for
+            ``MSD_musicnn`` / ``MTT_musicnn`` (TF1 default layer names, in graph order).
+
+        Returns
+        -------
+        self : MusiCNN
+        """
+        def t(name):
+            if name not in variables:
+                raise KeyError(f"the checkpoint has no variable {name!r}")
+            return torch.from_numpy(np.ascontiguousarray(variables[name]))
+
+        convs = list(self.timbral) + list(self.temporal)
+        for i, conv in enumerate(convs):  # TF kernel (kh, kw, in, out) -> (out, in, kh, kw)
+            name = "conv2d" if i == 0 else f"conv2d_{i}"
+            _copy(conv.weight, t(f"{name}/kernel").permute(3, 2, 0, 1))
+            _copy(conv.bias, t(f"{name}/bias"))
+        for j, conv in enumerate(self.midend):  # (7, c_in, 1, out) -> (out, c_in, 7)
+            name = f"conv2d_{5 + j}"
+            _copy(conv.weight, t(f"{name}/kernel")[:, :, 0, :].permute(2, 1, 0))
+            _copy(conv.bias, t(f"{name}/bias"))
+        bns = [self.bn_input, *self.bn_front, *self.bn_mid, self.bn_pool, self.bn_dense]
+        for i, bn in enumerate(bns):
+            name = "batch_normalization" if i == 0 else f"batch_normalization_{i}"
+            for field in ("gamma", "beta", "moving_mean", "moving_variance"):
+                _copy(getattr(bn, field), t(f"{name}/{field}"))
+        for name, layer in (("dense", self.dense), ("dense_1", self.output)):
+            _copy(layer.weight, t(f"{name}/kernel").T)
+            _copy(layer.bias, t(f"{name}/bias"))
+        return self
+
+
+def _copy(param, value):
+    if tuple(param.shape) != tuple(value.shape):
+        raise ValueError(f"checkpoint tensor of shape {tuple(value.shape)} where the model "
+                         f"expects {tuple(param.shape)}")
+    with torch.no_grad():
+        param.copy_(value)
+
+
+def load_musicnn(model="MSD_musicnn", *, data_home=None, device="cpu"):
+    """The pretrained MusiCNN with the released weights, in eval mode.
+
+    Parameters
+    ----------
+    model : {"MSD_musicnn", "MTT_musicnn"}, default="MSD_musicnn"
+        ``MSD_musicnn``: trained on the Million Song Dataset's 50 most frequent Last.fm tags
+        (genres such as rock, pop, jazz, metal, Hip-Hop, plus moods and eras);
+        ``MTT_musicnn``: on MagnaTagATune's 50 tags (instruments, genres, moods).
+    data_home : str or path-like, default=None
+        Where :func:`~sklearn_genre.pretrained.fetch_musicnn_weights` put the weights.
+    device : str or torch.device, default="cpu"
+        ``"auto"``: CUDA when available, else CPU.
+
+    Returns
+    -------
+    module : MusiCNN
+        In eval mode with gradients disabled; ``module.tags`` are the 50 tag names in
+        output order.
+
+    Raises
+    ------
+    MusicnnWeightsNotFoundError
+        If the weights have not been fetched (the message says how to fetch them).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_genre.pretrained import load_musicnn
+    >>> net = load_musicnn("MSD_musicnn")  # doctest: +SKIP
+    >>> net(torch.zeros(2, 187, 96))["taggram"].shape  # doctest: +SKIP
+    torch.Size([2, 50])
+    """
+    if model not in MUSICNN_MODELS:
+        raise ValueError(f"model must be one of {MUSICNN_MODELS}, got {model!r}")
+    folder = musicnn_weights_dir(model, data_home)
+    tags = json.loads((folder / "tags.json").read_text())
+    variables = read_checkpoint(folder / "variables", select=_needed)
+    net = MusiCNN(n_tags=len(tags), tags=tags).load_tf_variables(variables)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    net.requires_grad_(False)
+    return net.eval().to(device)
+
+
+def _needed(name):
+    """Checkpoint variables the model uses (not the optimiser's slots or counters)."""
+    return not name.endswith(("/Adam", "/Adam_1")) and name not in ("beta1_power",
+                                                                     "beta2_power")
