@@ -7,8 +7,8 @@ from them. Both compose into an ordinary :class:`sklearn.pipeline.Pipeline`.
 
 The package follows the data flow: ``audio`` (decoding) -> ``features`` (log-mel, ``cache``,
 ``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch estimators) -> ``datasets``
-(FMA, folders, synthetic, splits) -> ``selection`` / ``evaluation`` / ``report`` (experiments) and
-``cli``.
+(FMA, folders, synthetic, splits, data sources) -> ``selection`` / ``evaluation`` / ``report`` ->
+``experiment`` (:func:`run_experiment`: fit, save, evaluate, record a run) -> ``cli``.
 
 Public names are imported lazily, so ``import sklearn_genre`` does not import torch until a
 name that needs it is used.
@@ -36,8 +36,11 @@ _EXPORTS = {
         "OfficialSplit",
         "fetch_fma",
         "load_audio_folder",
+        "DataSource",
+        "load_data_source",
         "load_default_dataset",
         "load_fma",
+        "make_data_source",
         "make_fma_like",
         "official_split",
         "random_split",
@@ -54,6 +57,16 @@ _EXPORTS = {
         "search_results_frame",
     ],
     "evaluation": ["EvaluationResult", "evaluate"],
+    "experiment": [
+        "ExperimentError",
+        "ExperimentResult",
+        "evaluate_run",
+        "load_run_model",
+        "resume_experiment",
+        "run_comparison",
+        "run_experiment",
+        "run_search",
+    ],
     "leakage": ["LeakageError", "LeakageReport", "LeakageWarning", "check_leakage"],
     "inference": ["predict_track", "predict_tracks"],
     "report": ["write_report"],

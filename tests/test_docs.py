@@ -221,6 +221,10 @@ def test_concepts_code_runs_as_written(tmp_path, monkeypatch):
     assert {"confusion_matrix", "learning_curves"} <= set(ns["results"]["files"])
     assert ns["prediction"].n_windows == 3 and len(ns["prediction"].top_k) == 3
     assert (tmp_path / "genre_model.joblib").is_file()
+    assert ns["experiment"].run_dir == Path("runs") / "cnn-official"
+    assert (tmp_path / "runs" / "cnn-official" / "model.joblib").is_file()
+    assert ns["shipped"].named_steps["mel"].memory is None
+    assert ns["again"].results["leakage"]["status"] == "leak (warned)"
 
 
 def test_doc_python_blocks_compile():

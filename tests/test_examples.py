@@ -24,6 +24,7 @@ def run_example(name, *args, cwd):
         ("grid_search.py", "best:"),
         ("bayes_search.py", "best:"),
         ("use_pickled_model.py", "whole track:"),
+        ("experiment.py", "leakage check says 'leak (warned)'"),
     ],
 )
 def test_example_runs_quick(name, expected, tmp_path):
@@ -53,4 +54,4 @@ def test_every_example_is_tested_or_needs_data():
     scripts = {p.name for p in EXAMPLES.glob("*.py")}
     assert scripts == {"quickstart.py", "compare_baselines.py", "grid_search.py",
                        "bayes_search.py", "use_pickled_model.py", "fma_small_protocol.py",
-                       "transfer_learning.py"}
+                       "experiment.py", "transfer_learning.py"}

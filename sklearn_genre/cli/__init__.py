@@ -1,7 +1,8 @@
 """The ``sklearn-genre`` command line tool.
 
 Subcommands: ``make-dataset``, ``fetch-fma``, ``fetch-weights``, ``preprocess``, ``train``,
-``evaluate``, ``predict``, ``tag``, ``compare``, ``search``, ``demo``; ``sklearn-genre COMMAND --help`` for each.
+``evaluate``, ``predict``, ``tag``, ``compare``, ``search``, ``demo``; ``sklearn-genre COMMAND
+--help`` for each.
 Exit codes are listed in :mod:`sklearn_genre.cli.console`.
 """
 
@@ -37,6 +38,22 @@ def _verbosity_parent(suppress):
     return parent
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, with the classifiers' own recipe defaults filled into the help."""
+
+    def _expand_help(self, action):
+        from .train import RECIPE_DEFAULT
+
+        text = super()._expand_help(action)
+        if RECIPE_DEFAULT in text:
+            from ..experiment import recipe_defaults  # imports torch: only when help is shown
+
+            value = recipe_defaults()[action.dest]
+            text = text.replace(RECIPE_DEFAULT,
+                                f"{value:g}" if isinstance(value, float) else str(value))
+        return text
+
+
 def build_parser():
     """The argument parser of ``sklearn-genre``."""
     from .. import __version__
@@ -62,6 +79,8 @@ def build_parser():
     evaluate.add_parsers(sub, parents)
     selection.add_parsers(sub, parents)
     pretrained.add_parsers(sub, parents)
+    for subparser in sub.choices.values():
+        subparser.formatter_class = _HelpFormatter
     return parser
 
 
@@ -73,6 +92,7 @@ def _error_code(exc):
     from ..cache import FeatureCacheError
     from ..checkpointing import CheckpointError
     from ..datasets import ChecksumError, DownloadError
+    from ..experiment import ExperimentError
     from ..leakage import LeakageError
     from ..persistence import ModelLoadError
 
@@ -85,6 +105,8 @@ def _error_code(exc):
     if isinstance(exc, CheckpointError):
         return EXIT_DATA, ("check the run's checkpoints/ folder (space, permissions); a "
                            "complete earlier checkpoint is kept for `train --resume`")
+    if isinstance(exc, ExperimentError):
+        return EXIT_DATA, None
     if isinstance(exc, ModelLoadError):
         return EXIT_DATA, None
     if isinstance(exc, FeatureCacheError):
@@ -123,7 +145,7 @@ def main(argv=None):
     args.command_line = ["sklearn-genre", *argv]
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        with console.capture_warnings():
+        with console.capture_warnings(), console.capture_logging():
             return int(args.handler(args, console))
     except CLIError as exc:
         console.error(str(exc), exc.hint)

@@ -10,6 +10,7 @@ Exit codes
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from contextlib import contextmanager
@@ -103,3 +104,34 @@ class Console:
         with warnings.catch_warnings():
             warnings.showwarning = show
             yield
+
+    @contextmanager
+    def capture_logging(self):
+        """Show the package's log records (logger ``"sklearn_genre"``) as console lines.
+
+        INFO records are status lines on stdout (not with ``--quiet``), WARNING and above are
+        ``warning: ...`` lines on stderr. The package's logger does not pass them on to the
+        root logger meanwhile, so nothing is printed twice.
+        """
+        console = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record):
+                message = record.getMessage()
+                if record.levelno >= logging.WARNING:
+                    console.warn(message)
+                else:
+                    console.info(message)
+
+        logger = logging.getLogger("sklearn_genre")
+        handler = _Handler(level=logging.INFO)
+        saved = logger.level, logger.propagate
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..datasets.source import DEFAULT_SYNTHETIC
 from .console import EXIT_OK, CLIError
-from .data import DEMO_DATA
 
 __all__ = ["add_parsers", "run_fetch_fma", "run_make_dataset"]
 
@@ -25,9 +25,9 @@ def add_parsers(subparsers, parents):
                    "home's synthetic set that commands use without a data option")
     p.add_argument("--data-home", metavar="DIR", default=None,
                    help="data home for the default location")
-    p.add_argument("--n-per-genre", type=int, default=DEMO_DATA["n_per_genre"],
+    p.add_argument("--n-per-genre", type=int, default=DEFAULT_SYNTHETIC["n_per_genre"],
                    help="clips per genre (default: %(default)s)")
-    p.add_argument("--duration", type=float, default=DEMO_DATA["duration"],
+    p.add_argument("--duration", type=float, default=DEFAULT_SYNTHETIC["duration"],
                    help="clip length in seconds (default: %(default)s)")
     p.add_argument("--difficulty", type=float, default=0.5,
                    help="genre overlap in [0, 1] (default: 0.5)")

@@ -16,32 +16,27 @@ from __future__ import annotations
 
 import time
 
+from ..datasets.source import DEFAULT_SYNTHETIC
 from .console import EXIT_INTERRUPTED, EXIT_OK
-from .data import DEMO_DATA, resolve_data
 
 __all__ = ["DEMO_SETTINGS", "QUICK_SETTINGS", "add_parser", "run"]
 
-#: Settings of ``demo``.
+#: Where ``demo`` differs from the defaults (everything else is the classifier's and the
+#: transformer's own recipe): data set size, clip length, epochs; and the time budget.
 DEMO_SETTINGS = {
-    "n_per_genre": DEMO_DATA["n_per_genre"],
-    "clip_seconds": DEMO_DATA["duration"],
-    "n_mels": 128,
-    "epochs": 30,
-    "batch_size": 16,
-    "lr": 1e-3,
-    "patience": 10,
+    "n_per_genre": DEFAULT_SYNTHETIC["n_per_genre"],
+    "clip_seconds": DEFAULT_SYNTHETIC["duration"],
+    "classifier": {"max_epochs": 30},
+    "features": {},
     "total_seconds": 480,
 }
 
-#: Settings of ``demo --quick`` (a smoke test of the same path, used by the test suite).
+#: ``demo --quick``: a smoke test of the same path (used by the test suite).
 QUICK_SETTINGS = {
     "n_per_genre": 10,
     "clip_seconds": 1.5,
-    "n_mels": 32,
-    "epochs": 2,
-    "batch_size": 16,
-    "lr": 1e-3,
-    "patience": 2,
+    "classifier": {"max_epochs": 2, "callbacks__early_stopping__patience": 2},
+    "features": {"n_mels": 32},
     "total_seconds": 300,
 }
 
@@ -76,22 +71,31 @@ def add_parser(subparsers, parents):
 
 
 def run(args, console):
-    """Run ``demo``."""
+    """Run ``demo``: :func:`sklearn_genre.experiment.run_experiment` with the demo's settings."""
+    from ..classifiers import CNNGRUAttentionClassifier
     from ..datasets import get_data_home
+    from ..experiment import run_experiment
     from ..features import MelSpectrogramTransformer
-    from ..provenance import make_run_dir
-    from .train import print_summary, train_run
+    from .data import load_source
+    from .train import build_pipeline, print_summary
 
     start = time.perf_counter()
     s = QUICK_SETTINGS if args.quick else DEMO_SETTINGS
     data_home = get_data_home(args.data_home)
+    mel = MelSpectrogramTransformer(**s["features"], duration=s["clip_seconds"], n_jobs=-1,
+                                    memory=str(data_home / "feature_cache"),
+                                    verbose=1 if console.progress else 0)
+    classifier = CNNGRUAttentionClassifier(**s["classifier"], device=args.device,
+                                           random_state=args.seed,
+                                           verbose=1 if console.progress else 0)
+    f, c = mel.get_params(), classifier.get_params()
     console.info(
         f"demo{' --quick' if args.quick else ''}: synthetic set of {s['n_per_genre']} clips x 8 "
-        f"genres of {s['clip_seconds']:g} s; features: {s['n_mels']} mels, 22050 Hz, hop 512; "
-        f"model: CNN-GRU-Attention, batch {s['batch_size']}, lr {s['lr']:g}, up to "
-        f"{s['epochs']} epochs (early stopping patience {s['patience']}); seed {args.seed}; "
-        f"the whole demo stays under {s['total_seconds'] / 60:g} min (training stops early "
-        "when it would not)"
+        f"genres of {s['clip_seconds']:g} s; features: {f['n_mels']} mels, {f['sr']} Hz, hop "
+        f"{f['hop_length']}; model: CNN-GRU-Attention, batch {c['batch_size']}, lr "
+        f"{c['lr']:g}, up to {c['max_epochs']} epochs (early stopping patience "
+        f"{c['callbacks__early_stopping__patience']}); seed {args.seed}; the whole demo stays "
+        f"under {s['total_seconds'] / 60:g} min (training stops early when it would not)"
     )
     spec = {
         "kind": "synthetic",
@@ -102,45 +106,24 @@ def run(args, console):
         "n_jobs": -1,
         "split": "official",
     }
-    data = resolve_data(args, console, spec=spec)
-    spec.pop("n_jobs")  # how it was generated, not what it is
+    source = load_source(spec, console)
     console.info(
-        f"split: {data.protocol}: {len(data.train)} training, {len(data.valid)} validation, "
-        f"{len(data.test)} test clips (no artist in two splits)"
+        f"split: {source.protocol}: {len(source.train)} training, {len(source.valid)} "
+        f"validation, {len(source.test)} test clips (no artist in two splits)"
     )
-    transformer = MelSpectrogramTransformer(
-        n_mels=s["n_mels"],
-        duration=s["clip_seconds"],
-        n_jobs=-1,
-        memory=str(data_home / "feature_cache"),
-        verbose=1 if console.progress else 0,
+    # the whole demo stays within its budget on a slow machine: training ends at the first
+    # epoch past what is left (minus ~30 s for the evaluation and the report)
+    time_limit = max(30.0, s["total_seconds"] - 30 - (time.perf_counter() - start))
+    console.info(f"training time budget: {time_limit:.0f} s")
+    result = run_experiment(
+        build_pipeline(mel, classifier), source, out=args.out, time_limit=time_limit,
+        command=args.command_line, config={"demo": "quick" if args.quick else "full"},
     )
-    run_dir = make_run_dir(args.out)
-    console.info(f"run directory: {run_dir}")
-    training = {
-        "epochs": s["epochs"],
-        "batch_size": s["batch_size"],
-        "lr": s["lr"],
-        "weight_decay": 0.03,
-        "patience": s["patience"],
-        "augment": True,
-        "device": args.device,
-        "seed": args.seed,
-        # the whole demo stays within its budget on a slow machine: training ends at the
-        # first epoch past what is left (minus ~30 s for the evaluation and the report)
-        "time_limit": max(30.0, s["total_seconds"] - 30 - (time.perf_counter() - start)),
-    }
-    console.info(f"training time budget: {training['time_limit']:.0f} s")
-    results = train_run(
-        data, transformer, model="cnn_gru_attn", training=training, run_dir=run_dir,
-        console=console, on_leak="warn", command=args.command_line,
-        extra_config={"demo": "quick" if args.quick else "full"},
-    )
-    print_summary(results, console)
-    chance = 1 / len(set(data.y))
+    print_summary(result, console)
+    chance = 1 / len(set(source.y))
     console.result(
         f"demo finished in {time.perf_counter() - start:.0f} s; chance level is {chance:.1%}. "
         "The synthetic set checks the workflow; its accuracy says nothing about real music."
     )
-    console.result(f"next: sklearn-genre predict {run_dir} AUDIO_FILE_OR_FOLDER")
-    return EXIT_INTERRUPTED if results["interrupted"] else EXIT_OK
+    console.result(f"next: sklearn-genre predict {result.run_dir} AUDIO_FILE_OR_FOLDER")
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK

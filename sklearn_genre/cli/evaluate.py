@@ -7,10 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .console import EXIT_DATA, EXIT_OK, CLIError
-from .data import add_data_options, cache_dir, resolve_data
+from .data import add_data_options, cache_dir, data_spec, load_source
 
 __all__ = ["add_parsers", "expand_audio_paths", "load_run_model", "run_evaluate", "run_predict"]
 
@@ -62,33 +60,16 @@ def add_parsers(subparsers, parents):
 
 
 def load_run_model(run_dir):
-    """The fitted Pipeline saved in ``run_dir`` (``model.joblib``).
+    """:func:`sklearn_genre.experiment.load_run_model`, its errors with what to do."""
+    from ..experiment import load_run_model as load
+    from ..persistence import ModelLoadError
 
-    Loaded with :func:`sklearn_genre.persistence.load_model`: a missing, corrupt, foreign or
-    incompatible file is a :class:`CLIError` (exit code 3) naming the file and the cause.
-    """
-    from ..persistence import ModelLoadError, load_model
-    from .train import MODEL_FILENAME
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CLIError(f"run directory not found: {run_dir}",
-                       hint="train one with `sklearn-genre train` or `sklearn-genre demo`",
-                       code=EXIT_DATA)
-    path = run_dir / MODEL_FILENAME
-    if not path.is_file():
-        status = ""
-        try:
-            from ..provenance import read_run_info
-
-            info = read_run_info(run_dir)
-            status = f" (its run_info.json says {info['status']!r}: {info.get('message')})"
-        except (OSError, ValueError, KeyError):
-            pass
-        raise CLIError(f"{run_dir} holds no {MODEL_FILENAME}{status}",
-                       hint="pass the run directory that `train` printed", code=EXIT_DATA)
     try:
-        return load_model(path)
+        return load(run_dir)
+    except FileNotFoundError as exc:
+        hint = ("train one with `sklearn-genre train` or `sklearn-genre demo`"
+                if "not found" in str(exc) else "pass the run directory that `train` printed")
+        raise CLIError(str(exc), hint=hint, code=EXIT_DATA) from None
     except ModelLoadError as exc:
         hints = {
             "incompatible_version": "install the versions recorded in the run's "
@@ -98,82 +79,34 @@ def load_run_model(run_dir):
         raise CLIError(str(exc), hint=hints.get(exc.reason), code=EXIT_DATA) from exc
 
 
-def _has_data_option(args):
-    return bool(args.fma_dir or args.folder)
-
-
-def _run_training_items(run_dir):
-    """Paths (and artist ids when all known) the run trained on, from its ``split.csv``."""
-    import pandas as pd
-
-    path = Path(run_dir) / "split.csv"
-    if not path.is_file():
-        return None
-    table = pd.read_csv(path)
-    trained = table[table["role"].isin(["train", "valid"])]
-    if trained["artist_id"].notna().all():
-        return trained[["path", "artist_id"]].reset_index(drop=True)
-    return trained[["path"]].reset_index(drop=True)
-
-
 def run_evaluate(args, console):
-    """Run ``evaluate``."""
-    from ..leakage import check_leakage
-    from ..provenance import RunInfo, make_run_dir
-    from ..report import write_report
+    """Run ``evaluate``: :func:`sklearn_genre.experiment.evaluate_run`."""
+    from ..experiment import evaluate_run, recorded_data_spec
 
     run_dir = Path(args.run_dir)
-    pipeline = load_run_model(run_dir)
+    load_run_model(run_dir)  # a missing or broken model is reported before any data is read
     spec = None
-    if not _has_data_option(args):
-        results_path = run_dir / "results.json"
-        try:
-            spec = json.loads(results_path.read_text(encoding="utf-8"))["config"]["data"]
+    if not (args.fma_dir or args.folder):
+        spec = recorded_data_spec(run_dir)
+        if spec is not None:
             if args.split:
                 spec["split"] = args.split
             console.info(f"data: the run's own data source ({spec['kind']})")
-        except (OSError, ValueError, KeyError, TypeError):
+        else:
             console.info("data: the run records no data source; using the default")
-    data = resolve_data(args, console, spec=spec)
-
-    leak_train = _run_training_items(run_dir)
-    if leak_train is None:
-        console.warn(f"{run_dir / 'split.csv'} is missing: checking the test split against "
-                     "this data source's training split instead of the run's")
-        leak_train = data.items(np.r_[data.train, data.valid])
-    test_items = data.items(data.test)
-    if "artist_id" not in leak_train or "artist_id" not in test_items:
-        leak_train, test_items = leak_train[["path"]], test_items[["path"]]
-    leakage = check_leakage(leak_train, test_items, protocol=data.protocol,
-                            on_leak=args.on_leak)
-    (console.info if not leakage.leaked else console.warn)("leakage check: " + leakage.summary())
-
-    mel = pipeline.steps[0][1]
-    memory = cache_dir(args)
-    if hasattr(mel, "memory"):
-        mel.set_params(memory=memory, n_jobs=args.n_jobs, verbose=1 if console.progress else 0)
-    out_base = Path(args.out) if args.out else run_dir / "evaluations"
-    eval_dir = make_run_dir(out_base)
-    with RunInfo(eval_dir, command=args.command_line,
-                 config={"run_dir": os.path.abspath(run_dir), "data": data.spec}):
-        results = write_report(
-            eval_dir,
-            estimator=pipeline,
-            X_test=list(data.paths[data.test]),
-            y_test=data.y[data.test],
-            split_protocol=data.protocol,
-            leakage_report=leakage,
-            history=None,
-            config={"run_dir": os.path.abspath(run_dir), "data": data.spec},
-            data_fingerprint=data.fingerprint(),
-        )
-    m = results["metrics"]
+    source = load_source(spec if spec is not None else data_spec(args), console)
+    result = evaluate_run(
+        run_dir, source, out=args.out, on_leak=args.on_leak, command=args.command_line,
+        runtime={"memory": cache_dir(args), "n_jobs": args.n_jobs,
+                 "verbose": 1 if console.progress else 0},
+    )
+    m = result.metrics
     console.result(
-        f"test ({data.protocol}, {m['n_test']} clips): accuracy {m['accuracy']:.4f}, "
+        f"test ({source.protocol}, {m['n_test']} clips): accuracy {m['accuracy']:.4f}, "
         f"balanced accuracy {m['balanced_accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}"
     )
-    console.result(f"leakage check: {results['leakage']['status']}")
-    console.result(f"evaluation report: {eval_dir}")
+    console.result(f"leakage check: {result.results['leakage']['status']}")
+    console.result(f"evaluation report: {result.run_dir}")
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from .fma import (
 )
 from .folder import AUDIO_EXTENSIONS, load_audio_folder
 from .home import DATA_HOME_ENV, get_data_home
+from .source import DEFAULT_SYNTHETIC, DataSource, load_data_source, make_data_source
 from .splits import (
     ArtistGroupKFold,
     OfficialSplit,
@@ -39,6 +40,8 @@ __all__ = [
     "ArtistGroupKFold",
     "ChecksumError",
     "DATA_HOME_ENV",
+    "DEFAULT_SYNTHETIC",
+    "DataSource",
     "DatasetWarning",
     "DownloadError",
     "FMA_ARCHIVES",
@@ -59,8 +62,10 @@ __all__ = [
     "fma_audio_path",
     "get_data_home",
     "load_audio_folder",
+    "load_data_source",
     "load_default_dataset",
     "load_fma",
+    "make_data_source",
     "make_fma_like",
     "official_split",
     "random_split",
