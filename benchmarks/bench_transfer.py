@@ -143,11 +143,11 @@ def logmel(paths, args, duration):
                "shape": list(X.shape[1:]), "n_mels": args.n_mels, "sr": mel.sr}
 
 
-def musicnn(paths, args, *, memory=True):
+def musicnn(paths, args, duration=None, *, memory=True):
     from sklearn_genre.pretrained import MusicnnTransformer
 
     tr = MusicnnTransformer(args.musicnn_model, output="embedding", n_jobs=args.n_jobs,
-                            device="cpu",
+                            device="cpu", duration=duration,
                             memory=os.path.join(args.data_dir, "feature_cache") if memory
                             else None)
     start = time.perf_counter()
@@ -227,17 +227,19 @@ def run_synthetic(args, emit):
     artists = np.asarray(bunch.artist_ids)
     split = np.asarray(bunch.split)
     pool, valid, test = (np.flatnonzero(split == s) for s in ("training", "validation", "test"))
+    seconds = args.clip_seconds or args.duration
     info = {"source": "synthetic (load_default_dataset)", "n_clips": len(y),
-            "n_per_genre": args.n_per_genre, "clip_seconds": args.duration,
+            "n_per_genre": args.n_per_genre, "file_seconds": args.duration,
+            "clip_seconds_used": seconds,
             "n_genres": len(np.unique(y)), "n_valid": len(valid), "n_test": len(test),
             "max_per_genre_in_pool": int(pd.Series(y[pool]).value_counts().min())}
     emit.meta("synthetic", info)
     feats = {}
     if {"scratch", "logmel_lr"} & set(args.methods):
-        feats["logmel"] = logmel(paths, args, args.duration)
+        feats["logmel"] = logmel(paths, args, seconds)
         emit.meta("synthetic_logmel", feats["logmel"][1])
     if "musicnn_lr" in args.methods:
-        feats["musicnn"] = musicnn(paths, args)
+        feats["musicnn"] = musicnn(paths, args, seconds)
         emit.meta("synthetic_musicnn", feats["musicnn"][1])
     for size, train in nested_subsets(y, pool, args.sizes, args.seed).items():
         for method in args.methods:
@@ -260,8 +262,7 @@ def run_real(args, emit):
     paths = table["path"].to_numpy(dtype=object)
     y = table["label"].astype(str).to_numpy()
     groups = table["group"].astype(str).to_numpy()
-    durations = _durations(paths)
-    duration = float(np.floor(min(durations)))
+    duration = args.clip_seconds or float(np.floor(min(_durations(paths))))
     info = {"source": os.path.abspath(args.real_csv), "n_clips": len(y),
             "n_groups": len(np.unique(groups)), "labels": sorted(np.unique(y).tolist()),
             "clips_per_label": pd.Series(y).value_counts().sort_index().to_dict(),
@@ -273,7 +274,7 @@ def run_real(args, emit):
         feats["logmel"] = logmel(paths, args, duration)
         emit.meta("real_logmel", feats["logmel"][1])
     if "musicnn_lr" in args.methods:
-        feats["musicnn"] = musicnn(paths, args)
+        feats["musicnn"] = musicnn(paths, args, duration)
         emit.meta("real_musicnn", feats["musicnn"][1])
     cv = StratifiedGroupKFold(n_splits=args.real_folds, shuffle=True, random_state=args.seed)
     folds = list(cv.split(paths, y, groups))
@@ -497,6 +498,9 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default="benchmarks/out/data")
     p.add_argument("--n-per-genre", type=int, default=130)
     p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--clip-seconds", type=float, default=None,
+                   help="use only the first S seconds of each clip (both representations); "
+                   "default: the whole clip (synthetic) / the shortest clip (real)")
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 30, 100])
     p.add_argument("--n-mels", type=int, default=64)
     p.add_argument("--epochs", type=int, default=20)
