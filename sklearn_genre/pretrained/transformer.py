@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._compat import HasMethods, Interval, StrOptions, fit_context
 from ..audio import RESAMPLE_QUALITIES, AudioDecodeError, load_audio, validate_waveform
-from ..extraction import extract, progress_bar, warn_failures
+from ..extraction import extract, warn_failures
 from .weights import MUSICNN_MODELS, MUSICNN_VERSION
 
 __all__ = ["MUSICNN_OUTPUTS", "MusicnnPlan", "MusicnnTransformer", "load_cached_musicnn"]
@@ -149,6 +149,7 @@ class MusicnnPlan:
     res_type: str
 
     cache_namespace = f"sklearn_genre-musicnn-{MUSICNN_VERSION}-v1"
+    progress_label = "musicnn"
 
     @property
     def output_shape(self):
@@ -449,14 +450,9 @@ ndarray of shape (n_clips, n_samples)
         """
         check_is_fitted(self, "tags_")
         items = self._validate_X(X, reset=False)
-        progress = progress_bar(len(items), verbose=self.verbose, desc="musicnn")
-        try:
-            out, failures = extract(items, self._build_plan(), memory=self.memory,
-                                    n_jobs=self.n_jobs, on_error=self.on_error,
-                                    dtype="float32", progress=progress)
-        finally:
-            if progress is not None:
-                progress.close()
+        out, failures = extract(items, self._build_plan(), memory=self.memory,
+                                n_jobs=self.n_jobs, on_error=self.on_error, dtype="float32",
+                                verbose=self.verbose)
         if self.on_error == "warn":
             self.failures_ = failures
             warn_failures(failures, len(items), stacklevel=2)
