@@ -152,6 +152,11 @@ def test_parameters_are_validated_in_fit(transformer):
         transformer().fit("song.mp3")
 
 
+def test_verbose_progress_bar(transformer, capsys):
+    transformer(verbose=1).fit_transform([tone(1.0), noise(1.0)])
+    assert "musicnn" in capsys.readouterr().err
+
+
 def test_missing_weights_say_how_to_fetch(tmp_path):
     with pytest.raises(MusicnnWeightsNotFoundError, match="fetch-weights"):
         MusicnnTransformer(data_home=tmp_path / "empty").fit([tone(1.0)])
