@@ -209,7 +209,7 @@ def stage_times(files):
     from sklearn_genre.audio import _mixdown, _resample
     from sklearn_genre.features import MelSpectrogramTransformer
 
-    plan = MelSpectrogramTransformer().fit([str(files[0])])._plan()
+    plan = MelSpectrogramTransformer().fit([str(files[0])]).extraction_plan()
     for _ in range(2):  # the first pass warms up
         totals = dict.fromkeys(STAGES, 0.0)
         for f in files:

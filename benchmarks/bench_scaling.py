@@ -60,9 +60,9 @@ from bench_features import prepare_files  # noqa: E402
 
 def _warm(delay=0.0):
     """Import the extraction code and build the default mel filter bank in this process."""
-    from sklearn_genre.features import _mel_bank
+    from sklearn_genre.logmel import mel_filter_bank
 
-    _mel_bank(22050, 2048, 128, 0.0, None)
+    mel_filter_bank(sr=22050, n_fft=2048, n_mels=128)
     time.sleep(delay)  # keeps this worker busy, so the next warm-up task goes to another
     return os.getpid()
 

@@ -26,6 +26,8 @@ API_PATH = Path(__file__).resolve().parent / "api.md"
 #: Public modules in data-flow order (the order of the sections).
 MODULE_ORDER = (
     "sklearn_genre.audio",
+    "sklearn_genre.logmel",
+    "sklearn_genre.extraction",
     "sklearn_genre.features",
     "sklearn_genre.cache",
     "sklearn_genre.store",
@@ -39,6 +41,7 @@ MODULE_ORDER = (
     "sklearn_genre.inference",
     "sklearn_genre.persistence",
     "sklearn_genre.checkpointing",
+    "sklearn_genre.exceptions",
 )
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

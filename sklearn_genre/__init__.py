@@ -5,10 +5,12 @@ Audio files or waveforms go through :class:`MelSpectrogramTransformer` into log-
 :class:`GRUClassifier`, :class:`CNNGRUClassifier`, :class:`CNNGRUAttentionClassifier`) learn genres
 from them. Both compose into an ordinary :class:`sklearn.pipeline.Pipeline`.
 
-The package follows the data flow: ``audio`` (decoding) -> ``features`` (log-mel, ``cache``,
-``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch estimators) -> ``datasets``
-(FMA, folders, synthetic, splits, data sources) -> ``selection`` / ``evaluation`` / ``report`` ->
-``experiment`` (:func:`run_experiment`: fit, save, evaluate, record a run) -> ``cli``.
+The package follows the data flow: ``audio`` (decoding) -> ``logmel`` (the pure computation),
+``extraction`` (the engine: batches, parallelism, cache, failures) and ``features`` (the
+transformer; ``cache``, ``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch
+estimators) -> ``datasets`` (FMA, folders, synthetic, splits, data sources) -> ``selection`` /
+``evaluation`` / ``report`` -> ``experiment`` (:func:`run_experiment`: fit, save, evaluate,
+record a run) -> ``cli``. Every exception and warning is in ``exceptions``.
 
 Public names are imported lazily, so ``import sklearn_genre`` does not import torch until a
 name that needs it is used.
@@ -16,21 +18,25 @@ name that needs it is used.
 
 import importlib
 
+from . import exceptions as _exceptions
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "audio": ["AudioDecodeError", "load_audio"],
-    "cache": ["CacheCorruptionWarning", "FeatureCache", "FeatureCacheError"],
-    "features": ["ExtractionWarning", "MelSpectrogramTransformer"],
-    "store": ["IncompleteStoreError", "extract_to_store", "open_store", "read_store_metadata"],
+    "audio": ["load_audio"],
+    "cache": ["FeatureCache"],
+    "logmel": ["log_mel_spectrogram", "mel_filter_bank"],
+    "extraction": ["Extraction", "ExtractionFailure", "extract"],
+    "features": ["LogMelPlan", "MelSpectrogramTransformer"],
+    "store": ["extract_to_store", "open_store", "read_store_metadata"],
     "classifiers": [
         "CNNClassifier",
         "CNNGRUAttentionClassifier",
         "CNNGRUClassifier",
         "GRUClassifier",
     ],
-    "checkpointing": ["CheckpointError", "ResumeFromCheckpoint", "TrainingCheckpoint"],
-    "persistence": ["ModelLoadError", "load_model", "save_model"],
+    "checkpointing": ["ResumeFromCheckpoint", "TrainingCheckpoint"],
+    "persistence": ["load_model", "save_model"],
     "datasets": [
         "ArtistGroupKFold",
         "OfficialSplit",
@@ -58,7 +64,6 @@ _EXPORTS = {
     ],
     "evaluation": ["EvaluationResult", "evaluate"],
     "experiment": [
-        "ExperimentError",
         "ExperimentResult",
         "evaluate_run",
         "load_run_model",
@@ -67,10 +72,11 @@ _EXPORTS = {
         "run_experiment",
         "run_search",
     ],
-    "leakage": ["LeakageError", "LeakageReport", "LeakageWarning", "check_leakage"],
+    "leakage": ["LeakageReport", "check_leakage"],
     "inference": ["predict_track", "predict_tracks"],
     "report": ["write_report"],
     "provenance": ["RunInfo", "data_fingerprint", "make_run_dir"],
+    "exceptions": list(_exceptions.__all__),  # cheap: no third-party imports
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -4,19 +4,24 @@ Readers (another process, a joblib or Dask worker, a user opening a results file
 the previous file or the complete new one, never a partial file. On any error, Ctrl-C included,
 the temporary file is removed and the previous file is left as it was.
 
-The feature cache (:mod:`sklearn_genre.cache`) writes its entries with raw file descriptors and
-maps write errors to :class:`~sklearn_genre.cache.FeatureCacheError`; everything else that
-writes a finished file goes through :func:`atomic_write`.
+Everything in the package that writes a finished file goes through :func:`atomic_write`
+(feature cache entries, store sidecars, results, reports, figures, models, generated audio),
+every JSON document through :func:`write_json`, and every finished folder (checkpoints, the
+generated synthetic data set) through :func:`atomic_directory`. Two files are renamed into
+place by their own code because they are resumable partial files, not temporary ones: a
+download's ``.part`` and a feature store's ``.partial`` (both kept on purpose when interrupted).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "new_file_mode"]
+__all__ = ["atomic_directory", "atomic_write", "new_file_mode", "write_json"]
 
 
 def _read_umask():
@@ -90,4 +95,67 @@ def atomic_write(path, mode="wb", *, encoding=None, fsync=False, prefix=None, su
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj, *, indent=2, sort_keys=False, fsync=True):
+    """Write a JSON document atomically: the one JSON writer of the package.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target file.
+    obj : dict or list
+        Plain JSON values (convert numpy and pandas values first, e.g. with
+        :func:`sklearn_genre.provenance.to_jsonable`); NaN and infinity are refused.
+    indent : int or None, default=2
+        As in :func:`json.dumps`.
+    sort_keys : bool, default=False
+        As in :func:`json.dumps`.
+    fsync : bool, default=True
+        Flush to the disk before the rename (results that must survive a power loss);
+        False for frequently rewritten bookkeeping.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    path = Path(path)
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, allow_nan=False)
+    with atomic_write(path, "w", encoding="utf-8", fsync=fsync) as f:
+        f.write(text)
+        f.write("\n")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_directory(path, *, prefix=None, replace=False):
+    """Build a folder under a temporary name next to ``path``, then rename it to ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The finished folder.
+    prefix : str, default=None
+        Prefix of the temporary folder's name; default ``".<name>.tmp-"`` (hidden).
+    replace : bool, default=False
+        Remove an existing ``path`` before the rename (otherwise :func:`os.replace` fails
+        on a non-empty folder).
+
+    Yields
+    ------
+    tmp : pathlib.Path
+        The temporary folder to fill. On any error it is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix or f".{path.name}.tmp-", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp's 0700 would hide it from other users
+        yield tmp
+        if replace and path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise

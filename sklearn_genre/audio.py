@@ -44,6 +44,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .exceptions import AudioDecodeError
+
 __all__ = ["AudioDecodeError", "load_audio", "validate_waveform", "RESAMPLE_QUALITIES"]
 
 #: ``res_type`` values accepted by :func:`load_audio` (soxr qualities, as in librosa).
@@ -54,35 +56,6 @@ RESAMPLE_QUALITIES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq")
 # is larger. Encoder delay / padding differences are far below both.
 _TRUNCATION_REL_TOL = 0.01
 _TRUNCATION_ABS_TOL = 2 * 1152
-
-
-class AudioDecodeError(ValueError):
-    """An audio file could not be decoded into a valid waveform.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file that failed.
-    reason : str
-        What went wrong, in words.
-
-    Attributes
-    ----------
-    path : str
-        The file that failed.
-    reason : str
-        What went wrong.
-    """
-
-    def __init__(self, path, reason):
-        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
-        self.reason = str(reason)
-        super().__init__(f"cannot decode audio file {self.path!r}: {self.reason}")
-
-    def __reduce__(self):
-        # Exceptions with a custom __init__ must say how to rebuild themselves, otherwise
-        # they cannot travel back from joblib/loky or Dask workers.
-        return (type(self), (self.path, self.reason))
 
 
 def _check_finite(y, what):

@@ -53,14 +53,14 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import new_file_mode
+from .atomic import atomic_write
+from .exceptions import CacheCorruptionWarning, FeatureCacheError
 
 __all__ = [
     "FEATURE_VERSION",
@@ -77,43 +77,6 @@ FEATURE_VERSION = 1
 _MAGIC = b"SKGFEAT1"
 _LEN = struct.Struct("<I")
 _SUFFIX = ".feat"
-
-
-class FeatureCacheError(OSError):
-    """A feature cache entry could not be written (disk full, permissions, ...).
-
-    Parameters
-    ----------
-    entry : str or os.PathLike
-        The entry file that could not be written.
-    reason : str
-        What went wrong, in words.
-    errno_ : int or None, default=None
-        The operating system's error number, when there is one (``errno.ENOSPC``, ...);
-        available as :attr:`errno` like on any :class:`OSError`.
-
-    Attributes
-    ----------
-    entry : str
-        The entry that could not be written.
-    reason : str
-        What went wrong.
-    """
-
-    def __init__(self, entry, reason, errno_=None):
-        self.entry = str(entry)
-        self.reason = str(reason)
-        super().__init__(errno_, f"cannot write feature cache entry {self.entry!r}: {reason}")
-
-    def __str__(self):
-        return f"cannot write feature cache entry {self.entry!r}: {self.reason}"
-
-    def __reduce__(self):
-        return (type(self), (self.entry, self.reason, self.errno))
-
-
-class CacheCorruptionWarning(UserWarning):
-    """A corrupt or truncated feature cache entry was found; it was deleted and recomputed."""
 
 
 def _write_fully(fd, data):
@@ -304,30 +267,18 @@ class FeatureCache:
                 "feature_version": FEATURE_VERSION,
             }
         ).encode("utf-8")
-        tmp = None
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=entry.parent)
-            try:
-                if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide it from other users
-                    os.fchmod(fd, new_file_mode())
+            # atomic_write removes the temporary file on any error.
+            with atomic_write(entry, "wb", prefix=".tmp-", suffix=_SUFFIX) as f:
+                fd = f.fileno()  # unbuffered writes: the array is not copied into a buffer
                 _write_fully(fd, _MAGIC + _LEN.pack(len(header)) + header)
                 _write_fully(fd, array)
-            finally:
-                os.close(fd)
-            os.replace(tmp, entry)
-            tmp = None
         except OSError as exc:
             reason = exc.strerror or str(exc)
             if exc.errno == errno.ENOSPC:
                 reason = f"no space left on device ({reason})"
             raise FeatureCacheError(entry, reason, exc.errno) from exc
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         return entry
 
     def entries(self):

@@ -44,7 +44,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,9 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping, LoadInitState
 from skorch.utils import noop
+
+from .atomic import atomic_directory
+from .exceptions import CheckpointError
 
 __all__ = [
     "CheckpointError",
@@ -71,10 +73,6 @@ SKORCH_FILES = {
 STATE_FILE = "training_state.pt"
 STATE_FORMAT = 1
 _DIR_RE = re.compile(r"^(last|best)-epoch-(\d+)$")
-
-
-class CheckpointError(OSError):
-    """A checkpoint could not be written or read (full disk, missing or foreign checkpoint)."""
 
 
 @dataclass(frozen=True)
@@ -325,29 +323,25 @@ class TrainingCheckpoint(Callback):
         """Write (or link from ``source``) one checkpoint folder; remove the older ones."""
         dirname = Path(self.dirname)
         final = dirname / f"{kind}-epoch-{epoch:04d}"
-        tmp = None
         try:
-            dirname.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{kind}-{epoch:04d}-", dir=dirname))
-            if source is None:
-                net.save_params(**{k: os.fspath(tmp / v) for k, v in SKORCH_FILES.items()})
-                torch.save(_training_state(net), tmp / STATE_FILE)
-            else:
-                for name in (*SKORCH_FILES.values(), STATE_FILE):
-                    try:
-                        os.link(source.path / name, tmp / name)
-                    except OSError:
-                        shutil.copy2(source.path / name, tmp / name)
-            for name in os.listdir(tmp):
-                with open(tmp / name, "rb+") as f:
-                    os.fsync(f.fileno())
-            if final.exists():  # the same epoch written again (a resumed fit's first epoch)
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            # replace=True: the same epoch written again (a resumed fit's first epoch).
+            with atomic_directory(final, prefix=f".tmp-{kind}-{epoch:04d}-",
+                                  replace=True) as tmp:
+                if source is None:
+                    net.save_params(
+                        **{k: os.fspath(tmp / v) for k, v in SKORCH_FILES.items()})
+                    torch.save(_training_state(net), tmp / STATE_FILE)
+                else:
+                    for name in (*SKORCH_FILES.values(), STATE_FILE):
+                        try:
+                            os.link(source.path / name, tmp / name)
+                        except OSError:
+                            shutil.copy2(source.path / name, tmp / name)
+                for name in os.listdir(tmp):
+                    with open(tmp / name, "rb+") as f:
+                        os.fsync(f.fileno())
             _fsync_dir(dirname)
         except BaseException as exc:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, Exception):
                 raise CheckpointError(
                     f"could not write the {kind} checkpoint of epoch {epoch} to {final}: "

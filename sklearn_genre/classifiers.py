@@ -26,12 +26,6 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    Interval,
-    Options,
-    StrOptions,
-    validate_parameter_constraints,
-)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet, NeuralNetClassifier
@@ -41,6 +35,7 @@ from skorch.utils import TeeGenerator, is_dataset, to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Subset
 
+from ._compat import Interval, Options, StrOptions, validate_parameter_constraints
 from .callbacks import LabelScoring, PrintLog, stopped_by_callback
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
 

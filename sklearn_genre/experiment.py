@@ -62,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets.source import DataSource, load_data_source, make_data_source
+from .exceptions import ExperimentError
 
 __all__ = [
     "ATTEMPTS_DIRNAME",
@@ -112,15 +113,6 @@ RUNTIME_PARAMS = {"memory": None, "n_jobs": None, "verbose": 0}
 # Files of a run directory that a resumed attempt keeps in place (everything else that the
 # interrupted attempt wrote moves to attempts/).
 _KEPT_ON_RESUME = {CHECKPOINT_DIRNAME, ATTEMPTS_DIRNAME, "run_info.json"}
-
-
-class ExperimentError(ValueError):
-    """An experiment cannot run as asked.
-
-    A run directory that cannot be resumed or evaluated (completed, still running, no
-    checkpoint, not written by :func:`run_experiment`), or a split too small for the
-    cross-validation of :func:`run_comparison` / :func:`run_search`.
-    """
 
 
 # ----------------------------------------------------------------------------- recipe

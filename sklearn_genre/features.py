@@ -4,13 +4,11 @@ The transformer turns audio files (or waveforms) into an array of log-mel spectr
 ``(n_samples, n_mels, n_frames)``, the input of the networks in :mod:`sklearn_genre.classifiers`.
 
 Numerics
-    Per clip: :func:`sklearn_genre.audio.load_audio` (soundfile decode, channel mean, soxr
-    resampling: the same samples as ``librosa.load``), crop or zero-pad to the fixed length,
-    a centred STFT (periodic Hann window, ``n_fft`` samples, zero padding of ``n_fft // 2`` at
-    both ends, i.e. ``center=True, pad_mode="constant"``), power spectrum, the mel filter bank
-    of :func:`librosa.filters.mel` (Slaney scale and norm, built once per parameter set and
-    applied as a sparse matrix) and ``power_to_db``. Everything stays float32. For the same
-    parameters the output equals ``librosa.power_to_db(librosa.feature.melspectrogram(...))``
+    Per clip (:class:`LogMelPlan`): :func:`sklearn_genre.audio.load_audio` (soundfile decode,
+    channel mean, soxr resampling: the same samples as ``librosa.load``), crop or zero-pad to
+    the fixed length, then :func:`sklearn_genre.logmel.log_mel_spectrogram` (centred STFT,
+    power, Slaney mel bank built once per parameter set, ``power_to_db``; float32). For the
+    same parameters the output equals ``librosa.power_to_db(librosa.feature.melspectrogram(...))``
     on ``librosa.load(...)`` within :data:`PARITY_TOLERANCE_DB` = 0.01 dB (max abs difference;
     the difference comes from float32 FFT rounding and summation order), which the test suite
     asserts on short clips. On the default recipe ``benchmarks/bench_features.py`` measured a
@@ -18,246 +16,65 @@ Numerics
     (``benchmarks/results/bench_features.md``).
 
 Speed and memory
-    The output array is allocated once and filled in order from bounded batches computed by
-    ``joblib.Parallel(n_jobs=..., return_as="generator", prefer="threads")``; peak memory is
-    the output plus a few batches of work, independent of the number of files. Threads are
-    only joblib's default here: decoding (libsndfile through cffi), soxr, ``scipy.fft``,
-    scipy's sparse product and numpy's loops release the GIL (``docs/scaling.md`` has the
-    measurement), so threads scale without worker start-up, pickled results or a copy of the
-    imports per process. A backend the user chooses wins:
-    ``joblib.parallel_config(backend="loky")`` runs worker processes, and
-    ``joblib.parallel_backend("dask")`` distributes the batches. The ``"multiprocessing"``
-    joblib backend cannot return a generator; under it the batches run as consecutive
-    ``Parallel`` calls over windows of ``4 * n_jobs`` batches (same output, same memory bound,
-    each window waits for its slowest batch). Per clip, the STFT runs over blocks of 128
-    frames that stay in cache, and non-finite samples are caught on the output rather than by
-    a pass over the decoded samples. See ``benchmarks/bench_features.py`` for the measured
-    speed against the reference extractor and the decode floor, and
-    ``benchmarks/bench_scaling.py`` / ``docs/scaling.md`` for threads, loky and Dask scaling.
-    For more clips than fit in memory, write the same rows into an on-disk store with
+    ``transform`` hands the plan to the extraction engine, :func:`sklearn_genre.extraction.extract`:
+    bounded batches through ``joblib.Parallel(return_as="generator", prefer="threads")``
+    written in order into one preallocated output, so peak memory is the output plus a few
+    batches. Threads are only a hint (decoding, soxr, ``scipy.fft`` and numpy release the GIL,
+    ``docs/scaling.md`` has the measurement); ``joblib.parallel_config(backend="loky")`` or
+    ``joblib.parallel_backend("dask")`` wins. See :mod:`sklearn_genre.extraction` for the
+    details, ``benchmarks/bench_features.py`` for the measured speed against the reference
+    extractor, and ``benchmarks/bench_scaling.py`` / ``docs/scaling.md`` for scaling. For more
+    clips than fit in memory, write the same rows into an on-disk store with
     :func:`sklearn_genre.store.extract_to_store`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import itertools
-import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.fft
 import scipy.sparse
-from joblib import Parallel, delayed, effective_n_jobs
-from joblib.parallel import SequentialBackend, get_active_backend
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._compat import HasMethods, Interval, StrOptions, fit_context
 from .audio import RESAMPLE_QUALITIES, AudioDecodeError, load_audio, validate_waveform
-from .cache import FEATURE_VERSION, resolve_cache
+from .cache import FEATURE_VERSION
+from .exceptions import ExtractionWarning
+from .extraction import ExtractionFailure, extract, warn_failures
+from .logmel import PARITY_TOLERANCE_DB, _log_mel, _mel_bank, log_mel_spectrogram, n_frames
 
 __all__ = [
     "MelSpectrogramTransformer",
+    "LogMelPlan",
     "ExtractionFailure",
     "ExtractionWarning",
     "PARITY_TOLERANCE_DB",
     "log_mel_spectrogram",
 ]
 
-#: Documented bound of the max abs difference (dB) between our output and librosa's
-#: (``librosa.load`` + ``librosa.feature.melspectrogram`` + ``librosa.power_to_db``) for the
-#: same parameters, over all values within 80 dB of the clip's peak (everything with the
-#: default ``top_db=80``), checked by the test suite. Further down, at powers below ~1e-8 of
-#: the peak, float32 FFT rounding dominates and differences of a few hundredths of a dB occur.
-PARITY_TOLERANCE_DB = 0.01
 
-#: Upper bound on clips per parallel task.
-_MAX_BATCH = 16
+@dataclass(frozen=True)
+class LogMelPlan:
+    """The per-clip computation of :class:`MelSpectrogramTransformer`: decode, crop/pad, log-mel.
 
-#: joblib backend hint. Decoding (libsndfile through cffi), resampling (soxr), the FFT
-#: (scipy.fft) and numpy's array loops release the GIL, so threads run clips in parallel with
-#: no worker start-up and no pickling of results; ``benchmarks/bench_features.py`` measured
-#: them faster than loky processes at n_jobs=2. A hint only: ``joblib.parallel_config(
-#: backend="loky")`` or ``"dask"`` overrides it.
-_PREFER = "threads"
-
-
-class ExtractionWarning(UserWarning):
-    """Some clips could not be turned into features (``on_error="warn"``).
-
-    Parameters
-    ----------
-    message : str
-        The warning text (how many clips failed, and the first reasons).
-    failures : iterable of ExtractionFailure, default=()
-        The failed clips.
+    A plan in the sense of :mod:`sklearn_genre.extraction` (small and picklable; the mel bank
+    travels with it). Get one from :meth:`MelSpectrogramTransformer.extraction_plan`.
 
     Attributes
     ----------
-    failures : list of ExtractionFailure
-        One entry per failed clip: its row index, its source and the reason.
+    sr, n_mels, n_fft, hop_length, offset, fmin, fmax, ref, amin, top_db, res_type
+        The transformer's parameters (normalised types).
+    n_samples : int or None
+        Fixed waveform length, None = keep each clip's own length.
+    mel_basis : scipy.sparse.csr_matrix of shape (n_mels, 1 + n_fft // 2)
+        The filter bank.
     """
 
-    def __init__(self, message, failures=()):
-        super().__init__(message)
-        self.failures = list(failures)
-
-
-@dataclass(frozen=True)
-class ExtractionFailure:
-    """One clip that failed under ``on_error="warn"``.
-
-    Attributes
-    ----------
-    index : int
-        Row of the output (filled with NaN).
-    source : str
-        The file path, or ``"X[i]"`` for a waveform.
-    reason : str
-        The error message.
-    """
-
-    index: int
-    source: str
-    reason: str
-
-
-@functools.lru_cache(maxsize=16)
-def _mel_bank(sr, n_fft, n_mels, fmin, fmax):
-    """Mel filter bank (dense, sparse CSR) of shape (n_mels, 1 + n_fft // 2), float32."""
-    import librosa  # deferred: importing librosa costs ~0.5 s
-
-    dense = librosa.filters.mel(
-        sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float32
-    )
-    dense.setflags(write=False)
-    return dense, scipy.sparse.csr_matrix(dense)
-
-
-@functools.lru_cache(maxsize=16)
-def _hann(n_fft):
-    """Periodic Hann window of length n_fft (``scipy.signal.get_window('hann', n_fft)``)."""
-    n = np.arange(n_fft, dtype=np.float64)
-    w = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)).astype(np.float32)
-    w.setflags(write=False)
-    return w
-
-
-def log_mel_spectrogram(
-    y,
-    *,
-    sr=22050,
-    n_fft=2048,
-    hop_length=512,
-    n_mels=128,
-    fmin=0.0,
-    fmax=None,
-    ref="max",
-    amin=1e-10,
-    top_db=80.0,
-):
-    """Log-mel spectrogram of one waveform (the per-clip core of the transformer).
-
-    Equivalent to ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr,
-    n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, power=2.0,
-    center=True, pad_mode="constant"), ref=np.max if ref == "max" else ref, amin=amin,
-    top_db=top_db)`` within :data:`PARITY_TOLERANCE_DB`.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n_samples,)
-        Finite float32 waveform sampled at ``sr``.
-    sr, n_fft, hop_length, n_mels, fmin, fmax, ref, amin, top_db
-        See :class:`MelSpectrogramTransformer`.
-
-    Returns
-    -------
-    S_db : ndarray of shape (n_mels, n_frames), float32
-        ``n_frames = 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length``, which is
-        ``1 + n_samples // hop_length`` for an even ``n_fft``.
-    """
-    _, mel_sparse = _mel_bank(sr, n_fft, n_mels, float(fmin), fmax)
-    return _log_mel(
-        np.asarray(y, dtype=np.float32),
-        mel_sparse,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        ref=ref,
-        amin=amin,
-        top_db=top_db,
-    )
-
-
-#: Frames per STFT block in :func:`_log_mel`. The block's windowed frames and spectrum
-#: (about 1 MiB each for ``n_fft=2048``) stay in cache and are reused from the allocator's
-#: free lists, where one whole-clip spectrum (10 MiB for 30 s) is fresh memory that the kernel
-#: zero-fills page by page on every clip. ``benchmarks/bench_features.py`` reports the log-mel
-#: time per clip.
-_FRAME_BLOCK = 128
-
-
-def _n_frames(n_samples, n_fft, hop_length):
-    """STFT frames of a centred (``n_fft // 2`` padded) signal of ``n_samples`` samples."""
-    return 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length
-
-
-def _log_mel(y, mel_sparse, *, n_fft, hop_length, ref, amin, top_db):
-    """Log-mel of a float32 waveform with a prebuilt sparse mel bank; see log_mel_spectrogram.
-
-    The STFT runs over blocks of :data:`_FRAME_BLOCK` frames. Interior blocks window a view of
-    ``y``; only the first and last blocks copy their samples into a zero-padded buffer (the
-    ``center=True, pad_mode="constant"`` padding), so the clip is never copied whole. Each
-    block does exactly what a whole-clip pass does, so the result is bit-identical to it.
-    """
-    n = y.shape[0]
-    pad = n_fft // 2
-    n_frames = _n_frames(n, n_fft, hop_length)
-    window = _hann(n_fft)[:, None]
-    mel = np.empty((mel_sparse.shape[0], n_frames), dtype=np.float32)
-    # (n_fft, block) in Fortran order, i.e. one contiguous frame per column: the windowing
-    # writes it sequentially and pocketfft transforms contiguous frames along axis 0.
-    windowed = np.empty((_FRAME_BLOCK, n_fft), dtype=np.float32).T
-    for first in range(0, n_frames, _FRAME_BLOCK):
-        last = min(first + _FRAME_BLOCK, n_frames)
-        lo = first * hop_length - pad  # first sample of the block in y's coordinates
-        hi = (last - 1) * hop_length - pad + n_fft  # one past its last sample
-        if lo >= 0 and hi <= n:
-            segment = y[lo:hi]
-        else:  # an edge block: zero padding outside y
-            segment = np.zeros(hi - lo, dtype=np.float32)
-            a, b = max(lo, 0), min(hi, n)
-            segment[a - lo : b - lo] = y[a:b]
-        frames = np.lib.stride_tricks.sliding_window_view(segment, n_fft)[::hop_length]
-        block = np.multiply(frames.T, window, out=windowed[:, : last - first])
-        spec = scipy.fft.rfft(block, axis=0, overwrite_x=True)  # complex64 (n_bins, block)
-        power = np.square(spec.real)
-        power += np.square(spec.imag)
-        mel[:, first:last] = mel_sparse @ power
-
-    # Same precision as librosa.power_to_db: float32 for ref=np.max (so a silent clip gives
-    # exactly 0 dB), float64 for a fixed reference.
-    if isinstance(ref, str):
-        peak = mel.max() if mel.size else np.float32(0.0)
-        ref_db = np.float32(10.0) * np.log10(np.maximum(np.float32(amin), peak))
-    else:
-        ref_db = 10.0 * math.log10(max(amin, float(ref)))
-    np.maximum(mel, np.float32(amin), out=mel)
-    np.log10(mel, out=mel)
-    mel *= np.float32(10.0)
-    mel -= np.float32(ref_db)
-    if top_db is not None:
-        np.maximum(mel, mel.max() - np.float32(top_db), out=mel)
-    return mel
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Everything a worker needs to turn one clip into features (small and picklable)."""
+    cache_namespace = f"sklearn_genre-mel-v{FEATURE_VERSION}"
+    progress_label = "log-mel"
 
     sr: int
     n_mels: int
@@ -298,9 +115,45 @@ class _Plan:
         """Frames per clip for a fixed length, None for ``n_samples=None``."""
         if self.n_samples is None:
             return None
-        return _n_frames(self.n_samples, self.n_fft, self.hop_length)
+        return n_frames(self.n_samples, n_fft=self.n_fft, hop_length=self.hop_length)
+
+    @property
+    def output_shape(self):
+        """``(n_mels, n_frames)`` for a fixed length, None for ``n_samples=None``."""
+        if self.n_samples is None:
+            return None
+        return (self.n_mels, self.n_frames)
+
+    def describe_shape_mismatch(self, source, got, expected):
+        """The error message when clips of different lengths meet (``duration=None``).
+
+        Parameters
+        ----------
+        source : str
+            The clip (path or ``"X[i]"``).
+        got, expected : tuple of int
+            Its features' shape ``(n_mels, n_frames)``, and the first clip's.
+
+        Returns
+        -------
+        message : str
+        """
+        return (
+            "with duration=None every clip must give the same number of frames: "
+            f"{source} gives {got[1]}, expected {expected[1]}; set duration to crop/pad clips"
+        )
 
     def fix_length(self, y):
+        """Crop or zero-pad a waveform to ``n_samples`` (unchanged when that is None).
+
+        Parameters
+        ----------
+        y : ndarray of shape (n,)
+
+        Returns
+        -------
+        y_fixed : ndarray of shape (n_samples,)
+        """
         if self.n_samples is None or y.shape[0] == self.n_samples:
             return y
         if y.shape[0] > self.n_samples:
@@ -308,6 +161,16 @@ class _Plan:
         return np.pad(y, (0, self.n_samples - y.shape[0]))
 
     def features(self, y):
+        """Log-mel of a waveform after :meth:`fix_length`.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n,), float32
+
+        Returns
+        -------
+        S_db : ndarray of shape (n_mels, n_frames), float32
+        """
         return _log_mel(
             self.fix_length(y),
             self.mel_basis,
@@ -319,7 +182,22 @@ class _Plan:
         )
 
     def from_file(self, path):
-        """Features of one file; non-finite samples are caught on the (smaller) output."""
+        """Features of one file; non-finite samples are caught on the (smaller) output.
+
+        Parameters
+        ----------
+        path : str
+            The audio file.
+
+        Returns
+        -------
+        S_db : ndarray of shape (n_mels, n_frames), float32
+
+        Raises
+        ------
+        AudioDecodeError
+            The file cannot be decoded, or gives non-finite samples or features.
+        """
         kwargs = dict(
             sr=self.sr,
             mono=True,
@@ -337,6 +215,24 @@ class _Plan:
         return S
 
     def from_waveform(self, y, name):
+        """Features of a waveform given in memory.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n,)
+            Samples at ``sr``.
+        name : str
+            How errors name it (``"X[i]"``).
+
+        Returns
+        -------
+        S_db : ndarray of shape (n_mels, n_frames), float32
+
+        Raises
+        ------
+        ValueError
+            A bad waveform (non-finite, too short for ``offset``, overflowing).
+        """
         y = validate_waveform(y, name=name)
         start = int(self.offset * self.sr)
         if start:
@@ -356,67 +252,6 @@ def _overflow_reason(y):
         "the log-mel spectrogram is not finite although every sample is: sample magnitudes "
         f"up to {float(np.abs(y).max()):.3g} overflow the float32 power spectrum"
     )
-
-
-def _extract_batch(batch, plan, cache, on_error, out_dtype, capture_warnings=True):
-    """Features of a batch of (index, item) pairs, run in a joblib worker.
-
-    Returns the per-clip arrays (None for failures), the failures and the warnings raised on
-    the way: a worker process's warnings are not shown by joblib, so they are recorded here
-    and the parent re-emits them. In a thread of the parent process (``capture_warnings``
-    False) warnings are left to take their normal course: ``warnings.catch_warnings`` swaps
-    process-wide state and is not safe to enter from several threads at once.
-    """
-    results, failures = [], []
-    recording = (
-        warnings.catch_warnings(record=True) if capture_warnings else contextlib.nullcontext([])
-    )
-    with recording as caught:
-        if capture_warnings:
-            warnings.simplefilter("always")
-        for index, item in batch:
-            is_path = isinstance(item, str)
-            source = item if is_path else f"X[{index}]"
-            try:
-                if not is_path:
-                    S = plan.from_waveform(item, source)
-                elif cache is None:
-                    S = plan.from_file(item)
-                else:
-                    S = _cached_from_file(item, plan, cache)
-            except (AudioDecodeError, ValueError) as exc:
-                if on_error == "raise":
-                    raise
-                failures.append(ExtractionFailure(index, source, str(exc)))
-                results.append(None)
-                continue
-            results.append(S.astype(out_dtype, copy=False))
-    found = [(w.category, str(w.message)) for w in caught]
-    return results, failures, found
-
-
-def _cached_from_file(path, plan, cache):
-    try:
-        key = cache.key(path, plan.cache_params())
-    except FileNotFoundError:
-        raise AudioDecodeError(path, "no such file") from None
-    except OSError as exc:
-        raise AudioDecodeError(path, f"cannot access file ({exc})") from exc
-    shape = None
-    if plan.n_samples is not None:
-        shape = (plan.n_mels, plan.n_frames)
-    S = cache.load(key, shape=shape, dtype=np.float32)
-    if S is not None:
-        return S
-    S = plan.from_file(path)
-    # Only store when the file did not change while it was being decoded.
-    try:
-        unchanged = cache.key(path, plan.cache_params()) == key
-    except OSError:
-        unchanged = False
-    if unchanged:
-        cache.store(key, S, source=path)
-    return S
 
 
 class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
@@ -661,10 +496,10 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                 )
         return arr
 
-    def _plan(self):
+    def _build_plan(self):
         fmin, fmax = float(self.fmin), None if self.fmax is None else float(self.fmax)
         _, mel_sparse = _mel_bank(int(self.sr), int(self.n_fft), int(self.n_mels), fmin, fmax)
-        return _Plan(
+        return LogMelPlan(
             sr=int(self.sr),
             n_mels=int(self.n_mels),
             n_fft=int(self.n_fft),
@@ -681,7 +516,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------------ API
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate the parameters and the input; build the mel filter bank.
 
@@ -699,7 +534,7 @@ ndarray of shape (n_clips, n_samples)
         """
         self._check_params()
         self._validate_X(X, reset=True)
-        plan = self._plan()
+        plan = self._build_plan()
         self.n_samples_fixed_ = plan.n_samples
         self.n_frames_ = plan.n_frames
         self.mel_basis_, _ = _mel_bank(plan.sr, plan.n_fft, plan.n_mels, plan.fmin, plan.fmax)
@@ -729,159 +564,31 @@ ndarray of shape (n_clips, n_samples)
         """
         check_is_fitted(self, "mel_basis_")
         items = self._validate_X(X, reset=False)
-        out, failures = self._extract(items)
-        n = len(items)
+        out, failures = extract(
+            items,
+            self._build_plan(),
+            memory=self.memory,
+            n_jobs=self.n_jobs,
+            on_error=self.on_error,
+            dtype=self.dtype,
+            verbose=self.verbose,
+        )
         if self.on_error == "warn":
             self.failures_ = failures
-            if failures:
-                listing = "\n".join(f"  row {f.index}: {f.source}: {f.reason}" for f in failures)
-                warnings.warn(
-                    ExtractionWarning(
-                        f"{len(failures)} of {n} clips failed and were filled with NaN:\n"
-                        f"{listing}",
-                        failures,
-                    ),
-                    stacklevel=2,
-                )
+            warn_failures(failures, len(items), stacklevel=2)
         return out
 
-    def _extract(self, items, *, out=None, start=0, checkpoint=None, checkpoint_rows=None):
-        """Fill ``out[start:]`` with the features of ``items[start:]``, in order.
+    def extraction_plan(self):
+        """The per-clip computation of this fitted transformer (see :mod:`.extraction`).
 
-        Shared by :meth:`transform` (``out`` allocated here) and
-        :func:`sklearn_genre.store.extract_to_store` (``out`` is a memory-mapped ``.npy``).
-
-        Parameters
-        ----------
-        items : list of str or ndarray, or ndarray of shape (n_clips, n_samples)
-            Validated clips (see ``_validate_X``).
-        out : ndarray of shape (n_clips, n_mels, n_frames) or None
-            Destination; None allocates it (or, with ``duration=None``, allocates it from
-            the first clip's shape).
-        start : int
-            First row to compute; rows before it are left untouched.
-        checkpoint : callable or None
-            Called as ``checkpoint(rows_done, failures)`` after at least ``checkpoint_rows``
-            new rows have been written (and once at the end), where ``rows_done`` is the
-            number of leading rows of ``out`` that are final.
-        checkpoint_rows : int or None
-            See ``checkpoint``.
+        ``sklearn_genre.extraction.extract(items, mel.extraction_plan(), memory=mel.memory,
+        n_jobs=mel.n_jobs, on_error=mel.on_error, dtype=mel.dtype)`` computes what
+        ``mel.transform(items)`` returns (for validated ``items``), bit for bit; the feature
+        store and the CLI's ``preprocess`` work this way.
 
         Returns
         -------
-        out : ndarray of shape (n_clips, n_mels, n_frames)
-        failures : list of ExtractionFailure
-            Failures among rows ``start:`` (``on_error="warn"``).
+        plan : LogMelPlan
         """
-        plan = self._plan()
-        cache = resolve_cache(self.memory, namespace=f"sklearn_genre-mel-v{FEATURE_VERSION}")
-        out_dtype = np.dtype(self.dtype)
-        n = len(items)
-
-        n_workers = max(1, effective_n_jobs(self.n_jobs))
-        batch_size = max(1, min(_MAX_BATCH, math.ceil((n - start) / (4 * n_workers))))
-        backend, _ = get_active_backend(prefer=_PREFER)
-        in_threads = getattr(backend, "uses_threads", False)  # threading or sequential
-        tasks = (
-            delayed(_extract_batch)(
-                [(i, items[i]) for i in range(s, min(s + batch_size, n))],
-                plan,
-                cache,
-                self.on_error,
-                out_dtype,
-                not in_threads,
-            )
-            for s in range(start, n, batch_size)
-        )
-
-        if out is None and plan.n_samples is not None:
-            out = np.empty((n, plan.n_mels, plan.n_frames), out_dtype)
-        failures, pending_nan = [], []
-        progress = _progress(n - start, self.verbose)
-        row = last_checkpoint = start
-        try:
-            for batch_results, batch_failures, batch_warnings in _ordered_results(
-                tasks, self.n_jobs, backend, window=4 * n_workers
-            ):
-                for category, message in batch_warnings:
-                    warnings.warn(message, category, stacklevel=3)
-                failures.extend(batch_failures)
-                for S in batch_results:
-                    if S is None:
-                        if out is None:
-                            pending_nan.append(row)
-                        else:
-                            out[row] = np.nan
-                    else:
-                        if out is None:
-                            out = np.empty((n, *S.shape), out_dtype)
-                            for r in pending_nan:
-                                out[r] = np.nan
-                            pending_nan = []
-                        if S.shape != out.shape[1:]:
-                            raise ValueError(
-                                "with duration=None every clip must give the same number of "
-                                f"frames: {_source(items, row)} gives {S.shape[1]}, expected "
-                                f"{out.shape[2]}; set duration to crop/pad clips"
-                            )
-                        out[row] = S
-                    row += 1
-                if progress is not None:
-                    progress.update(len(batch_results))
-                if (
-                    checkpoint is not None
-                    and out is not None
-                    and row - last_checkpoint >= (checkpoint_rows or 1)
-                ):
-                    checkpoint(row, failures)
-                    last_checkpoint = row
-        finally:
-            if progress is not None:
-                progress.close()
-
-        if out is None:
-            raise ValueError(
-                f"every one of the {n} clips failed and duration=None leaves the frame count "
-                f"unknown; first failure: {failures[0].source}: {failures[0].reason}"
-            )
-        if checkpoint is not None and row != last_checkpoint:
-            checkpoint(row, failures)
-        return out, failures
-
-
-def _ordered_results(tasks, n_jobs, backend, *, window):
-    """Results of ``tasks`` in order, with a bounded number of results held at once.
-
-    Uses ``joblib.Parallel(return_as="generator", prefer="threads")`` when the active backend
-    supports generators (sequential, threading, loky, dask, ray). ``prefer`` is only a hint:
-    a backend chosen with ``joblib.parallel_config`` wins. The ``"multiprocessing"`` backend
-    cannot return a generator (``joblib.Parallel`` raises ``ValueError`` for it); there the
-    tasks run as consecutive ``Parallel`` calls over ``window`` tasks each, which keeps the
-    same order and memory bound but waits for the slowest task of each window. ``backend``
-    is the active one, ``joblib.parallel.get_active_backend(prefer="threads")[0]``.
-    """
-    if getattr(backend, "supports_return_generator", False) or isinstance(
-        backend, SequentialBackend
-    ):
-        yield from Parallel(n_jobs=n_jobs, return_as="generator", prefer=_PREFER)(tasks)
-        return
-    parallel = Parallel(n_jobs=n_jobs, prefer=_PREFER)
-    with parallel:
-        while True:
-            chunk = list(itertools.islice(tasks, max(1, window)))
-            if not chunk:
-                return
-            yield from parallel(chunk)
-
-
-def _source(items, row):
-    item = items[row]
-    return item if isinstance(item, str) else f"X[{row}]"
-
-
-def _progress(total, verbose):
-    if not verbose or verbose <= 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="log-mel", unit="clip")
+        check_is_fitted(self, "mel_basis_")
+        return self._build_plan()

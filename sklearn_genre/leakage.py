@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .exceptions import LeakageError, LeakageWarning
 from .provenance import hash_file, to_jsonable
 
 __all__ = [
@@ -63,35 +64,6 @@ def random_split_protocol(
     kind = "random-stratified" if stratified else "random"
     artist = "artist-filtered" if artist_filtered else "no artist filter"
     return f"{kind} {fractions} ({artist})"
-
-
-class LeakageWarning(UserWarning):
-    """Training and test sets share files, audio content or artists."""
-
-
-class LeakageError(ValueError):
-    """Training and test sets share files, audio content or artists (``on_leak="raise"``).
-
-    To evaluate anyway (for example to reproduce a published result obtained on a random
-    split), call :func:`check_leakage` with ``on_leak="warn"`` or ``on_leak="ignore"``; the
-    report still records the overlap.
-
-    Parameters
-    ----------
-    message : str
-        What is shared, in words.
-    report : LeakageReport
-        The full outcome of the check.
-
-    Attributes
-    ----------
-    report : LeakageReport
-        The full outcome of the check.
-    """
-
-    def __init__(self, message, report):
-        super().__init__(message)
-        self.report = report
 
 
 @dataclass

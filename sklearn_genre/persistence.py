@@ -29,6 +29,8 @@ from pathlib import Path
 import joblib
 
 from .atomic import atomic_write
+from .exceptions import ModelLoadError
+from .provenance import package_versions
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelLoadError", "load_model", "save_model"]
 
@@ -43,48 +45,10 @@ _PACKAGES = ("sklearn_genre", "scikit-learn", "skorch", "torch", "numpy", "libro
 _HEADERS = contextvars.ContextVar("sklearn_genre_model_headers", default=None)
 
 
-class ModelLoadError(ValueError):
-    """A file could not be loaded as a sklearn_genre model; the message names file and cause.
-
-    Parameters
-    ----------
-    message : str
-        The error message; it names the file and the cause.
-    path : str or None, default=None
-        The file.
-    reason : str or None, default=None
-        The cause, for programs: one of the values listed under Attributes.
-
-    Attributes
-    ----------
-    path : str or None
-        The file.
-    reason : {"missing", "not_a_model_file", "corrupt", "incompatible_version", "not_a_model"}
-        The cause, for programs.
-    """
-
-    def __init__(self, message, *, path=None, reason=None):
-        super().__init__(message)
-        self.path = path
-        self.reason = reason
-
-
 def _version():
     from . import __version__
 
     return __version__
-
-
-def _package_versions():
-    from importlib import metadata
-
-    versions = {"sklearn_genre": _version()}
-    for name in _PACKAGES[1:]:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _major_minor(version):
@@ -178,7 +142,8 @@ def save_model(model, path, *, compress=3):
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
-        "versions": _package_versions(),
+        # sklearn_genre's own entry is _version(), the one _restore_model compares with.
+        "versions": {**package_versions(_PACKAGES), "sklearn_genre": _version()},
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
     with atomic_write(path, "wb", fsync=True) as f:

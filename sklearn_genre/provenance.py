@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import write_json
 
 __all__ = [
     "RUN_INFO_FILENAME",
@@ -74,11 +74,20 @@ _CHUNK_SIZE = 1 << 20
 # --------------------------------------------------------------------------- versions, platform
 
 
-def package_versions():
+def package_versions(names=None):
     """Versions of Python and of the packages a result depends on.
+
+    The one version collector of the package: results, reports and saved models record what
+    it returns.
 
     Versions come from the installed distributions' metadata (:mod:`importlib.metadata`), so
     nothing heavy (torch) is imported. A package that is not installed is reported as ``None``.
+    ``sklearn_genre`` is the version of the running code (``sklearn_genre.__version__``).
+
+    Parameters
+    ----------
+    names : sequence of str or None, default=None
+        Only these keys (in this order); None gives all of them.
 
     Returns
     -------
@@ -88,22 +97,25 @@ def package_versions():
         ``"joblib"``, ``"matplotlib"``, ``"scikit-optimize"`` and ``"libsndfile"`` (the C library
         behind soundfile, which decides which audio formats can be read).
     """
+    from . import __version__
+
     versions = {"python": platform.python_version()}
     for key, dist in _PACKAGES:
+        if key == "sklearn_genre":  # the running code, installed or not
+            versions[key] = __version__
+            continue
         try:
             versions[key] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             versions[key] = None
-    if versions["sklearn_genre"] is None:  # running from a source tree that is not installed
-        from . import __version__
-
-        versions["sklearn_genre"] = __version__
     try:
         import soundfile
 
         versions["libsndfile"] = soundfile.__libsndfile_version__
     except (ImportError, OSError, AttributeError):
         versions["libsndfile"] = None
+    if names is not None:
+        return {name: versions[name] for name in names}
     return versions
 
 
@@ -344,12 +356,7 @@ def write_json_atomic(path, obj, *, indent=2):
     -------
     path : pathlib.Path
     """
-    path = Path(path)
-    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False, sort_keys=False)
-    with atomic_write(path, "w", encoding="utf-8", fsync=True) as f:
-        f.write(text)
-        f.write("\n")
-    return path
+    return write_json(path, to_jsonable(obj), indent=indent, fsync=True)
 
 
 def write_results_json(run_dir, results, *, filename=RESULTS_FILENAME):

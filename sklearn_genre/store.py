@@ -57,16 +57,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from numpy.lib.format import open_memmap
 from sklearn.base import clone
 
-from .atomic import atomic_write
+from .atomic import write_json
 from .cache import FEATURE_VERSION
-from .features import ExtractionFailure, ExtractionWarning, MelSpectrogramTransformer
+from .exceptions import IncompleteStoreError
+from .extraction import ExtractionFailure, extract, warn_failures
+from .features import MelSpectrogramTransformer
 
 __all__ = [
     "IncompleteStoreError",
@@ -79,33 +80,6 @@ STORE_FORMAT = "sklearn_genre-feature-store"
 STORE_VERSION = 1
 
 
-class IncompleteStoreError(RuntimeError):
-    """A feature store is missing, unfinished or inconsistent with its sidecar.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The store's ``.npy`` path.
-    reason : str
-        Why the store cannot be used, in words.
-
-    Attributes
-    ----------
-    path : str
-        The store's ``.npy`` path.
-    reason : str
-        Why the store cannot be used.
-    """
-
-    def __init__(self, path, reason):
-        self.path = os.fspath(path)
-        self.reason = str(reason)
-        super().__init__(f"feature store {self.path!r} is not usable: {self.reason}")
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.reason))
-
-
 def _sidecar(path):
     return Path(f"{os.fspath(path)}.json")
 
@@ -115,8 +89,7 @@ def _partial(path):
 
 
 def _write_json_atomic(target, doc):
-    with atomic_write(target, "w", encoding="utf-8", prefix=".tmp-", suffix=".json") as fh:
-        json.dump(doc, fh, indent=1, sort_keys=True)
+    write_json(target, doc, indent=1, sort_keys=True, fsync=False)  # no fsync: see Resuming
 
 
 def read_store_metadata(path):
@@ -301,7 +274,7 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
     path = Path(path)
     sidecar, partial = _sidecar(path), _partial(path)
 
-    plan = transformer._plan()
+    plan = transformer.extraction_plan()
     dtype = np.dtype(transformer.dtype)
     shape = [len(items), plan.n_mels, plan.n_frames]
     expected = {
@@ -382,8 +355,18 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
 
     checkpoint(rows_done, [])
     if rows_done < shape[0]:
-        _, new_failures = transformer._extract(
-            items, out=out, start=rows_done, checkpoint=checkpoint, checkpoint_rows=chunk_size
+        _, new_failures = extract(
+            items,
+            plan,
+            memory=transformer.memory,
+            n_jobs=transformer.n_jobs,
+            on_error=transformer.on_error,
+            dtype=dtype,
+            verbose=transformer.verbose,
+            out=out,
+            start=rows_done,
+            checkpoint=checkpoint,
+            checkpoint_rows=chunk_size,
         )
         failures = [*failures, *new_failures]
     out.flush()
@@ -404,12 +387,4 @@ def extract_to_store(transformer, X, path, *, chunk_size=256, overwrite=False):
 def _warn_failures(meta, n):
     failures = [ExtractionFailure(int(f["index"]), f["source"], f["reason"])
                 for f in meta.get("failures", [])]
-    if failures:
-        listing = "\n".join(f"  row {f.index}: {f.source}: {f.reason}" for f in failures)
-        warnings.warn(
-            ExtractionWarning(
-                f"{len(failures)} of {n} clips failed and were filled with NaN:\n{listing}",
-                failures,
-            ),
-            stacklevel=3,
-        )
+    warn_failures(failures, n, stacklevel=3)

@@ -267,20 +267,20 @@ def test_make_dataset_and_preprocess_fill_the_cache(tmp_path, capsys):
 
 
 def test_preprocess_holds_one_chunk_of_features_at_a_time(tmp_path, monkeypatch, capsys):
+    from sklearn_genre import extraction
     from sklearn_genre.cli import preprocess
-    from sklearn_genre.features import MelSpectrogramTransformer
 
     root = tmp_path / "made"
     assert main(["-q", "make-dataset", "--out", str(root), "--n-per-genre", "3",
                  "--duration", "0.5"]) == 0
-    sizes, real = [], MelSpectrogramTransformer.transform
+    sizes, real = [], extraction.extract
 
-    def spy(self, X):
-        sizes.append(len(X))
-        return real(self, X)
+    def spy(items, plan, **kwargs):
+        sizes.append(len(items))
+        return real(items, plan, **kwargs)
 
     monkeypatch.setattr(preprocess, "CHUNK", 5)
-    monkeypatch.setattr(MelSpectrogramTransformer, "transform", spy)
+    monkeypatch.setattr(extraction, "extract", spy)
     cache = tmp_path / "cache"
     assert main(["-q", "preprocess", "--fma-dir", str(root), "--n-mels", "16", "--duration",
                  "0.5", "--cache", str(cache)]) == 0

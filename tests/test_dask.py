@@ -13,6 +13,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from sklearn_genre import extraction as extraction_mod
 from sklearn_genre import features as features_mod
 from sklearn_genre.cache import FeatureCache
 from sklearn_genre.classifiers import CNNClassifier
@@ -137,7 +138,7 @@ def test_pipeline_search_reads_the_shared_cache(client, clips, tmp_path):
 def _kill_worker_at(index, marker):
     """Replace _extract_batch on this worker by one that kills the worker process (hard,
     no cleanup) when it gets the clip ``index``, the first time any worker does."""
-    original = _patch(features_mod, "_extract_batch")
+    original = _patch(extraction_mod, "_extract_batch")
 
     def killer(batch, *args):
         if any(i == index for i, _ in batch):
@@ -149,7 +150,7 @@ def _kill_worker_at(index, marker):
                 os._exit(1)
         return original(batch, *args)
 
-    features_mod._extract_batch = killer
+    extraction_mod._extract_batch = killer
 
 
 def test_killed_worker_is_retried_and_result_is_complete(client, clips, tmp_path):
@@ -181,8 +182,9 @@ def _patch(module, name):
 
 
 def _restore_patches():
-    for name, value in features_mod.__dict__.pop("_test_dask_originals", {}).items():
-        setattr(features_mod, name, value)
+    for module in (extraction_mod, features_mod):
+        for name, value in module.__dict__.pop("_test_dask_originals", {}).items():
+            setattr(module, name, value)
 
 
 class _no_decoding_on_workers:

@@ -18,11 +18,13 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_genre import cache as cache_mod
+from sklearn_genre import extraction as extraction_mod
 from sklearn_genre import features as features_mod
+from sklearn_genre import logmel as logmel_mod
+from sklearn_genre._compat import InvalidParameterError
 from sklearn_genre.audio import AudioDecodeError, load_audio
 from sklearn_genre.cache import CacheCorruptionWarning, FeatureCache, FeatureCacheError
 from sklearn_genre.features import (
@@ -116,16 +118,16 @@ def test_blocked_stft_matches_librosa(n_samples, n_fft, hop_length):
         ref=np.max,
     )
     assert ours.shape == ref.shape
-    assert ours.shape[1] == features_mod._n_frames(n_samples, n_fft, hop_length)
+    assert ours.shape[1] == logmel_mod.n_frames(n_samples, n_fft=n_fft, hop_length=hop_length)
     assert np.abs(ours - ref).max() <= PARITY_TOLERANCE_DB
 
 
 def test_stft_blocks_are_bit_identical_to_one_pass(monkeypatch):
     y = np.random.default_rng(0).standard_normal(5 * 22050 + 7).astype(np.float32)
     blocked = features_mod.log_mel_spectrogram(y)
-    monkeypatch.setattr(features_mod, "_FRAME_BLOCK", 10_000)  # the whole clip in one block
+    monkeypatch.setattr(logmel_mod, "_FRAME_BLOCK", 10_000)  # the whole clip in one block
     np.testing.assert_array_equal(features_mod.log_mel_spectrogram(y), blocked)
-    monkeypatch.setattr(features_mod, "_FRAME_BLOCK", 1)
+    monkeypatch.setattr(logmel_mod, "_FRAME_BLOCK", 1)
     np.testing.assert_array_equal(features_mod.log_mel_spectrogram(y), blocked)
 
 
@@ -213,13 +215,13 @@ def test_memory_is_the_output_plus_bounded_batches(make_audio, n_jobs):
 
 def test_n_jobs_prefers_threads_unless_a_backend_is_chosen(audio_files, monkeypatch):
     seen = []
-    real = features_mod._extract_batch
+    real = extraction_mod._extract_batch
 
     def spy(*args):
         seen.append((threading.current_thread() is threading.main_thread(), os.getpid()))
         return real(*args)
 
-    monkeypatch.setattr(features_mod, "_extract_batch", spy)
+    monkeypatch.setattr(extraction_mod, "_extract_batch", spy)
     mel = MelSpectrogramTransformer(**SMALL, n_jobs=2).fit(audio_files)
     mel.transform(audio_files * 2)
     assert seen and all(not main and pid == os.getpid() for main, pid in seen)
@@ -343,11 +345,11 @@ def test_overflowing_samples_raise_instead_of_nan_features(tmp_path, synth_signa
 def test_workers_do_not_import_librosa(audio_files):
     """The mel bank travels with the task: a fresh worker process never imports librosa."""
     mel = MelSpectrogramTransformer(**SMALL).fit(audio_files)
-    task = pickle.dumps((mel._plan(), [str(p) for p in audio_files]))
+    task = pickle.dumps((mel.extraction_plan(), [str(p) for p in audio_files]))
     code = textwrap.dedent(
         """
         import pickle, sys
-        from sklearn_genre.features import _extract_batch
+        from sklearn_genre.extraction import _extract_batch
         plan, paths = pickle.loads(sys.stdin.buffer.read())
         results, failures, _ = _extract_batch(list(enumerate(paths)), plan, None, "raise",
                                               "float32")

@@ -64,3 +64,19 @@ def test_extensions_return_X_y_and_errors(tmp_path):
     (empty / "rock").mkdir(parents=True)
     with pytest.raises(ValueError, match="no audio files"):
         load_audio_folder(empty)
+
+
+def test_find_audio_files_is_the_one_scanner(tmp_path):
+    from pathlib import Path
+
+    from sklearn_genre.cli.evaluate import expand_audio_paths
+    from sklearn_genre.datasets import find_audio_files
+
+    _make(tmp_path, FILES + IGNORED + HIDDEN + ["top.mp3"])
+    found = find_audio_files(tmp_path)
+    rel = [Path(p).relative_to(tmp_path).as_posix() for p in found]
+    assert rel == sorted(FILES + ["top.mp3"], key=lambda r: Path(r).parts)
+    assert expand_audio_paths([tmp_path]) == found  # the CLI's folder expansion delegates
+    assert find_audio_files(tmp_path, extensions={".WAV"}) == [str(tmp_path / "rock/b.WAV")]
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        find_audio_files(tmp_path / "rock" / "a.mp3")

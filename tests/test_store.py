@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skorch.callbacks import Callback
 
-from sklearn_genre import features as features_mod
+from sklearn_genre import extraction as extraction_mod
 from sklearn_genre.classifiers import CNNClassifier
 from sklearn_genre.features import ExtractionWarning, MelSpectrogramTransformer
 from sklearn_genre.store import (
@@ -37,7 +37,7 @@ class _Interrupt(BaseException):
 def _count_batches(monkeypatch, *, fail_after=None):
     """Count the clips computed by _extract_batch (n_jobs=1 runs it in this process)."""
     seen = []
-    original = features_mod._extract_batch
+    original = extraction_mod._extract_batch
 
     def spy(batch, *args):
         if fail_after is not None and len(seen) >= fail_after:
@@ -45,7 +45,7 @@ def _count_batches(monkeypatch, *, fail_after=None):
         seen.extend(i for i, _ in batch)
         return original(batch, *args)
 
-    monkeypatch.setattr(features_mod, "_extract_batch", spy)
+    monkeypatch.setattr(extraction_mod, "_extract_batch", spy)
     return seen
 
 

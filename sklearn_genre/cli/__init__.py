@@ -86,15 +86,17 @@ def build_parser():
 
 def _error_code(exc):
     """Exit code and hint for an exception that is the user's to fix, else None."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    from ..audio import AudioDecodeError
-    from ..cache import FeatureCacheError
-    from ..checkpointing import CheckpointError
-    from ..datasets import ChecksumError, DownloadError
-    from ..experiment import ExperimentError
-    from ..leakage import LeakageError
-    from ..persistence import ModelLoadError
+    from .._compat import InvalidParameterError
+    from ..exceptions import (
+        AudioDecodeError,
+        CheckpointError,
+        ChecksumError,
+        DownloadError,
+        ExperimentError,
+        FeatureCacheError,
+        LeakageError,
+        ModelLoadError,
+    )
 
     if isinstance(exc, LeakageError):
         return EXIT_LEAKAGE, "pass --on-leak warn to evaluate anyway (the overlap is recorded)"

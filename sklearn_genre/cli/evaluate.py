@@ -118,17 +118,13 @@ def expand_audio_paths(paths):
     CLIError
         For a path that does not exist or a folder without audio files.
     """
-    from ..datasets import AUDIO_EXTENSIONS
+    from ..datasets import AUDIO_EXTENSIONS, find_audio_files
 
     out = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
+            found = find_audio_files(p)
             if not found:
                 raise CLIError(f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) "
                                f"under {p}", code=EXIT_DATA)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from .console import EXIT_OK
@@ -32,23 +33,31 @@ def add_parser(subparsers, parents):
 
 def run(args, console):
     """Run ``preprocess``."""
-    from ..features import _progress
+    from ..extraction import extract, progress_bar
     from .console import CLIError
     from .data import resolve_data
 
     if args.no_cache:
         raise CLIError("preprocess fills the feature cache; --no-cache makes it pointless")
     data = resolve_data(args, console)
-    paths = list(data.paths)
+    paths = [os.fspath(p) for p in data.paths]  # extract() takes validated str paths
     transformer = make_transformer(args, data, console)
     transformer.set_params(verbose=0).fit(paths)
-    progress = _progress(len(paths), 1 if console.progress else 0)  # one bar for all chunks
+    plan = transformer.extraction_plan()
+    progress = progress_bar(len(paths), verbose=1 if console.progress else 0)  # one for all chunks
     start = time.perf_counter()
     try:
         for first in range(0, len(paths), CHUNK):
-            shape = transformer.transform(paths[first : first + CHUNK]).shape[1:]
-            if progress is not None:
-                progress.update(min(CHUNK, len(paths) - first))
+            features, _ = extract(
+                paths[first : first + CHUNK],
+                plan,
+                memory=transformer.memory,
+                n_jobs=transformer.n_jobs,
+                on_error=transformer.on_error,
+                dtype=transformer.dtype,
+                progress=progress,
+            )
+            shape = features.shape[1:]
     finally:
         if progress is not None:
             progress.close()

@@ -20,7 +20,7 @@ from .fma import (
     read_genres,
     read_tracks,
 )
-from .folder import AUDIO_EXTENSIONS, load_audio_folder
+from .folder import AUDIO_EXTENSIONS, find_audio_files, load_audio_folder
 from .home import DATA_HOME_ENV, get_data_home
 from .source import DEFAULT_SYNTHETIC, DataSource, load_data_source, make_data_source
 from .splits import (
@@ -37,6 +37,7 @@ from .synthetic import SYNTHESIS_VERSION, load_default_dataset, make_fma_like
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "find_audio_files",
     "ArtistGroupKFold",
     "ChecksumError",
     "DATA_HOME_ENV",

@@ -4,19 +4,12 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..exceptions import DatasetWarning  # noqa: F401 (its old import location)
+
 #: Columns of ``Bunch.frame``, in order. The index is ``track_id``.
 FRAME_COLUMNS = ("path", "genre", "artist_id", "split")
 #: Columns of ``Bunch.excluded``. The index is ``track_id``.
 EXCLUDED_COLUMNS = ("path", "genre", "reason")
-
-
-class DatasetWarning(UserWarning):
-    """Warning about tracks a loader excluded (broken, missing or unusable files).
-
-    A subclass of :class:`UserWarning`, so it can be filtered on its own with
-    ``warnings.filterwarnings("ignore", category=DatasetWarning)``; the excluded
-    tracks stay listed in the returned ``Bunch.excluded`` either way.
-    """
 
 
 def empty_excluded():

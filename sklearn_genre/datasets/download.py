@@ -12,9 +12,10 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from sklearn.utils._param_validation import StrOptions, validate_params
 from tqdm.auto import tqdm
 
+from .._compat import StrOptions, validate_params
+from ..exceptions import ChecksumError, DownloadError
 from .fma import SUBSETS, load_fma
 from .home import get_data_home
 
@@ -39,15 +40,6 @@ FMA_ARCHIVES = {
 }
 
 _CHUNK = 1 << 20
-
-
-class DownloadError(OSError):
-    """A download failed (no network, HTTP error); the message names the URL and what
-    to do."""
-
-
-class ChecksumError(OSError):
-    """A downloaded file's SHA1 does not match the published one; nothing was kept."""
 
 
 def _sha1(path):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._compat import StrOptions, validate_params
 from ._bunch import DatasetWarning, empty_excluded, make_bunch
 from .home import get_data_home
 

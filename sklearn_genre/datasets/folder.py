@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import validate_params
 
+from .._compat import validate_params
 from ._bunch import DatasetWarning, empty_excluded, make_bunch
 
-__all__ = ["AUDIO_EXTENSIONS", "load_audio_folder"]
+__all__ = ["AUDIO_EXTENSIONS", "find_audio_files", "load_audio_folder"]
 
 #: File extensions (lower case) taken as audio. Whether a file decodes is
 #: :func:`sklearn_genre.audio.load_audio`'s business: a file that does not is a clear
@@ -21,8 +21,54 @@ AUDIO_EXTENSIONS = frozenset({
 })
 
 
-def _hidden(rel_parts):
-    return any(part.startswith(".") for part in rel_parts)
+def _visible_files(root):
+    """``(relative Path, path str)`` of every file under ``root`` in sorted walk order.
+
+    The one place of the hidden-file rule: a file or folder whose name starts with ``.`` is
+    skipped, with everything below it (``.git``, ``.DS_Store``, editors' temporary files).
+    """
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = Path(dirpath).relative_to(root)
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield rel_dir / name, os.path.join(dirpath, name)
+
+
+def _is_audio(name, extensions=None):
+    exts = AUDIO_EXTENSIONS if extensions is None else extensions
+    return Path(name).suffix.lower() in exts
+
+
+def find_audio_files(root, *, extensions=None):
+    """Audio files under a folder, recursively, sorted; hidden files and folders skipped.
+
+    The package's one audio-folder scanner (:func:`load_audio_folder` and the command line's
+    ``predict``/``evaluate`` use it). Whether a file decodes is not checked here.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder.
+    extensions : iterable of str or None, default=None
+        Lower-case suffixes with the dot; None means :data:`AUDIO_EXTENSIONS`.
+
+    Returns
+    -------
+    paths : list of str
+        ``root``-joined paths, sorted by their path below ``root`` compared component by
+        component (as :class:`pathlib.Path` objects sort).
+
+    Raises
+    ------
+    NotADirectoryError
+        ``root`` is not a folder.
+    """
+    if not os.path.isdir(root):
+        raise NotADirectoryError(f"not a folder: {os.fspath(root)}")
+    exts = None if extensions is None else {e.lower() for e in extensions}
+    found = [(rel.parts, path) for rel, path in _visible_files(root) if _is_audio(rel.name, exts)]
+    return [path for _, path in sorted(found)]
 
 
 @validate_params(
@@ -94,21 +140,14 @@ def load_audio_folder(root, *, extensions=None, return_X_y=False, as_frame=False
         raise FileNotFoundError(f"audio folder not found: {root}")
     exts = AUDIO_EXTENSIONS if extensions is None else {e.lower() for e in extensions}
     rows, ignored = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = Path(dirpath).relative_to(root)
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            rel = rel_dir / name
-            path = os.path.join(dirpath, name)
-            if len(rel.parts) < 2:
-                ignored.append((path, None, "file directly in the root folder, not in a "
-                                            "genre folder"))
-            elif Path(name).suffix.lower() not in exts:
-                ignored.append((path, rel.parts[0], "not an audio file extension"))
-            else:
-                rows.append((rel.parts[0], rel.as_posix(), path))
+    for rel, path in _visible_files(root):
+        if len(rel.parts) < 2:
+            ignored.append((path, None, "file directly in the root folder, not in a "
+                                        "genre folder"))
+        elif not _is_audio(rel.name, exts):
+            ignored.append((path, rel.parts[0], "not an audio file extension"))
+        else:
+            rows.append((rel.parts[0], rel.as_posix(), path))
     if not rows:
         raise ValueError(f"no audio files ({', '.join(sorted(exts))}) in genre folders "
                          f"under {root}.")

@@ -22,7 +22,6 @@ task, they say nothing about how a model does on FMA or any real recording.
 import hashlib
 import json
 import os
-import shutil
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -30,9 +29,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from joblib import Parallel, delayed
-from sklearn.utils._param_validation import Interval, validate_params
 from tqdm.auto import tqdm
 
+from .._compat import Interval, validate_params
+from ..atomic import atomic_directory, atomic_write, write_json
 from .fma import FMA_GENRES, KNOWN_BROKEN_TRACKS, TRACKS_COLUMNS, fma_audio_path, load_fma
 from .home import get_data_home
 from .synthesis import render_track, sample_artist, sample_track
@@ -91,11 +91,10 @@ def _render_one(path, artist, *, random_state, track_id, duration, sr, stereo,
     track = sample_track(artist, np.random.default_rng(seed + [1]))
     audio = render_track(track, duration=duration, sr=sr, stereo=stereo, seed=seed)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    sf.write(tmp, audio if stereo else audio[:, 0], sr, format="MP3",
-             subtype="MPEG_LAYER_III", compression_level=compression_level,
-             bitrate_mode="CONSTANT")
-    os.replace(tmp, path)
+    with atomic_write(path, "wb", suffix=".mp3") as f:
+        sf.write(f, audio if stereo else audio[:, 0], sr, format="MP3",
+                 subtype="MPEG_LAYER_III", compression_level=compression_level,
+                 bitrate_mode="CONSTANT")
     return track["tempo"], os.path.getsize(path)
 
 
@@ -343,16 +342,12 @@ def load_default_dataset(data_home=None, *, n_per_genre=30, duration=30.0, diffi
     marker = folder / _MARKER
     generated = False
     if not (marker.is_file() and json.loads(marker.read_text()) == params):
-        tmp = folder.with_name(f"{name}.tmp{os.getpid()}")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        make_fma_like(tmp, n_per_genre=n_per_genre, duration=duration,
-                      difficulty=difficulty, random_state=random_state, sr=sr,
-                      stereo=stereo, bit_rate=256, n_jobs=n_jobs, verbose=verbose)
-        (tmp / _MARKER).write_text(json.dumps(params, sort_keys=True, indent=1))
-        if folder.exists():  # an interrupted or outdated generation of ours
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        # replace=True: an interrupted or outdated generation of ours is replaced.
+        with atomic_directory(folder, replace=True) as tmp:
+            make_fma_like(tmp, n_per_genre=n_per_genre, duration=duration,
+                          difficulty=difficulty, random_state=random_state, sr=sr,
+                          stereo=stereo, bit_rate=256, n_jobs=n_jobs, verbose=verbose)
+            write_json(tmp / _MARKER, params, indent=1, sort_keys=True, fsync=False)
         generated = True
     bunch = load_fma(folder, subset="small", **load_kwargs)
     if hasattr(bunch, "DESCR"):

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..exceptions import CheckpointFormatError
+
 __all__ = ["CheckpointFormatError", "read_checkpoint", "read_checkpoint_index", "crc32c"]
 
 #: Last 8 bytes of a LevelDB / TensorFlow table file.
@@ -52,13 +54,6 @@ TF_DTYPES = {
     22: np.dtype("<u4"),  # DT_UINT32
     23: np.dtype("<u8"),  # DT_UINT64
 }
-
-
-class CheckpointFormatError(ValueError):
-    """A checkpoint file is corrupt, truncated or uses a feature this reader lacks.
-
-    The message names the file and what is wrong with it.
-    """
 
 
 # --------------------------------------------------------------------------- CRC-32C

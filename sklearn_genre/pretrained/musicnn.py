@@ -25,7 +25,11 @@ back-end
     sigmoid (``taggram``: the tag probabilities).
 
 Batch norms are in inference mode (moving statistics, epsilon 1e-3 as in
-``tf.compat.v1.layers.batch_normalization``); dropout is the identity. The weights come from
+``tf.compat.v1.layers.batch_normalization``); dropout is the identity. Parity with the original
+(``benchmarks/results/musicnn_parity.md``) was measured on CPU. On a CUDA GPU, PyTorch runs
+convolutions in TF32 by default (``torch.backends.cudnn.allow_tf32``), which rounds their
+inputs to 10-bit mantissas; set it to False where GPU results must match the CPU ones closely
+(not measured here: no GPU was available). The weights come from
 the wheel's checkpoints through :mod:`sklearn_genre.pretrained.checkpoint`; no TensorFlow.
 
 Input pipeline (:func:`musicnn_log_mel`, :func:`musicnn_patches`): the original's

@@ -30,16 +30,16 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
 
-from ..atomic import new_file_mode
+from ..atomic import atomic_directory
 from ..datasets.download import ChecksumError, DownloadError, download_file
 from ..datasets.home import get_data_home
+from ..exceptions import MusicnnWeightsNotFoundError
 
 __all__ = [
     "MUSICNN_MODELS",
@@ -72,10 +72,6 @@ _CHECKPOINT_FILES = {  # name in the wheel's model folder -> name in the data ho
 }
 _TAG_LISTS = {"MSD_musicnn": "MSD_LABELS", "MTT_musicnn": "MTT_LABELS"}
 _MANIFEST = "MANIFEST.json"
-
-
-class MusicnnWeightsNotFoundError(FileNotFoundError):
-    """The MusiCNN weights are not in the data home; the message says how to get them."""
 
 
 def _how_to_fetch(data_home):
@@ -204,7 +200,9 @@ def _pip_download_command(dest):
 
 def _pip_download(workdir, first_error, timeout):
     """The wheel by ``pip download`` (pip's own index, proxy and certificate settings)."""
-    dest = Path(tempfile.mkdtemp(prefix=".pip-", dir=workdir))
+    dest = Path(workdir) / f".pip-download-{os.getpid()}"  # scratch, removed below
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir()
     command = _pip_download_command(dest)
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=10 * timeout)
@@ -321,16 +319,9 @@ def fetch_musicnn_weights(data_home=None, *, source=None, force=False, verbose=T
                 f"{MUSICNN_WHEEL_SHA256} for {MUSICNN_WHEEL}"
                 + ("; the download was deleted, run again to download it afresh."
                    if downloaded else "; nothing was unpacked."))
-        tmp = Path(tempfile.mkdtemp(prefix=f".{MUSICNN_VERSION}-", dir=parent))
-        try:
+        # force=True, or a folder without manifest: the finished folder replaces it
+        with atomic_directory(root, prefix=f".{MUSICNN_VERSION}-", replace=True) as tmp:
             _unpack(wheel, tmp)
-            mode = new_file_mode()  # mkdtemp made it owner-only: give it a new folder's bits
-            os.chmod(tmp, mode | (mode & 0o444) >> 2)
-            if root.exists():  # force=True, or a folder without manifest: replace it
-                shutil.rmtree(root)
-            os.replace(tmp, root)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     finally:
         if downloaded:
             wheel.unlink(missing_ok=True)
