@@ -477,7 +477,10 @@ def to_markdown(result):
         if diff:
             lines += ["", "Same files, clip-mean outputs, port vs original: max abs difference "
                       f"{diff['max_abs_diff_clip_mean_tags']:.2e} (tag probabilities), "
-                      f"{diff['max_abs_diff_clip_mean_embedding']:.2e} (embedding)."]
+                      f"{diff['max_abs_diff_clip_mean_embedding']:.2e} (embedding: not "
+                      "comparable, `extractor()` returns the first patch's penultimate for "
+                      "every patch of a clip, an upstream bug; the port's parity per patch is "
+                      "in `musicnn_parity.md`)."]
         lines += ["", "`original_extractor`: `musicnn.extractor.extractor()` per file as "
                   "users call it (graph rebuilt and checkpoint restored per call, one patch per "
                   "`session.run`); `original_graph_once`: the same graph built once. "

@@ -23,8 +23,9 @@ Two variants, per file, decoding included:
     ``session.run`` per patch, as ``extractor`` does. Separates the per-call set-up cost.
 
 Writes JSON: wall seconds per file and the process's CPU seconds (all threads) per variant,
-import seconds, and the clip-mean taggram and
-penultimate embedding of each file (from ``extractor``) for a cross-check with the port.
+import seconds, and the clip-mean taggram and "penultimate" of each file as ``extractor``
+returns them, for a cross-check with the port. (``extractor`` appends the first patch's
+penultimate for every later patch, an upstream bug: only the taggram is comparable.)
 
 Usage::
 
