@@ -75,9 +75,9 @@ def main(argv=None):
 
     # 3. zero-shot: the pretrained model's own tags, no training
     tags = predict_tags(data.paths[test][:3], top_k=3, data_home=args.data_home)
-    for path, rows in tags.groupby("path", sort=False):
-        print(f"  {Path(path).name} ({data.target[list(data.paths).index(path)]}): "
-              + ", ".join(f"{t} {p:.2f}" for t, p in zip(rows["tag"], rows["probability"])))
+    for row, genre in zip(tags.itertuples(index=False), data.target[test][:3]):
+        print(f"  {Path(row.path).name} ({genre}): {row.top1} {row.p1:.2f}, "
+              f"{row.top2} {row.p2:.2f}, {row.top3} {row.p3:.2f}")
 
     # 4. pickle and load back: no weights in the file, same predictions
     path = work / "transfer.joblib"
