@@ -28,6 +28,10 @@ out).
 
 Files: ``--audio-dir DIR`` (any *.mp3 there), or generated FMA-like clips: 30 s, 44.1 kHz
 stereo, 320 kbps CBR mp3, chords + drums + noise (content matters for mp3 decoding speed).
+Real clips cut to 30 s (e.g. by ffmpeg) decode to a few hundred samples more or less than 30 s,
+so the reference gives 1292 or 1293 frames: its outputs are kept per clip and compared over the
+frames both have. The report lists the files' sample rates, channels, average bitrates and the
+reference's frame counts, and the decode cost per second of audio.
 
 Usage::
 
@@ -195,8 +199,44 @@ def run_variant(variant, files, cache_dir, save):
         tracemalloc.stop()
         result["output_mib"] = out.nbytes / 2**20
     if save and out is not None:
-        np.save(save, np.stack(out) if isinstance(out, list) else out)
+        if isinstance(out, list):
+            # The reference keeps each clip's own length: a clip cut to 30 s by ffmpeg
+            # decodes to a few hundred samples more or less than 30 s (mp3 frames of
+            # 1152 samples, encoder delay and padding), i.e. 1292 or 1293 frames.
+            np.savez(save, *out)
+        else:
+            np.save(save, out)
     return result
+
+
+def describe_files(files):
+    """Per-file decoding facts: sample rate, channels, decoded seconds, average bitrate."""
+    import soundfile as sf
+
+    rows = []
+    for f in files:
+        info = sf.info(str(f))
+        seconds = info.frames / info.samplerate
+        rows.append({"samplerate": info.samplerate, "channels": info.channels,
+                     "seconds": seconds,
+                     "kbit_per_s": Path(f).stat().st_size * 8 / 1000 / seconds,
+                     "reference_frames": 1 + int(info.frames * 22050 / info.samplerate) // 512})
+    return rows
+
+
+def summarize_files(rows):
+    """Counts of sample rates, channel counts and reference frame counts; bitrate range."""
+    def counts(key):
+        values = [r[key] for r in rows]
+        return {str(v): values.count(v) for v in sorted(set(values))}
+
+    kbps = [r["kbit_per_s"] for r in rows]
+    secs = [r["seconds"] for r in rows]
+    return {"samplerate": counts("samplerate"), "channels": counts("channels"),
+            "reference_frames": counts("reference_frames"),
+            "kbit_per_s": [round(min(kbps), 1), round(float(np.median(kbps)), 1),
+                           round(max(kbps), 1)],
+            "decoded_seconds": [round(min(secs), 4), round(max(secs), 4)]}
 
 
 STAGES = ["decode", "mixdown", "resample", "log_mel", "output_check"]
@@ -249,11 +289,12 @@ def spawn(variant, files, cache_dir, save, tmp):
 def parity(ref_path, ours_path, files):
     import soundfile as sf
 
-    ref = np.load(ref_path, allow_pickle=False) if ref_path.exists() else None
+    with np.load(ref_path, allow_pickle=False) as saved:  # one array per clip (np.savez)
+        ref = [saved[f"arr_{i}"] for i in range(len(files))]
     ours = np.load(ours_path)
     worst = 0.0
     for i, f in enumerate(files):
-        r = ref[i] if ref is not None else None
+        r = ref[i]
         n = min(r.shape[-1], ours.shape[-1])
         # Frames within n_fft of the clip's end differ when the clip is not exactly 30 s
         # (ours zero-pads the waveform to 30 s before the STFT).
@@ -307,6 +348,12 @@ def markdown(report):
         + f"; sum {sum(report['stage_ms_per_clip'].values()):.1f} ms, against "
         f"{1000.0 / rows['ours_j1']['clips_per_s']:.1f} ms per clip measured for ours_j1",
         f"- output array: {report['output_mib']:.1f} MiB (float32)",
+        "- the files: sample rates {samplerate}, channels {channels}, average bitrate "
+        "min/median/max {kbit_per_s} kbit/s, decoded length {decoded_seconds} s; frames the "
+        "reference gives per clip: {reference_frames} (ours: always 1292, clips fixed to "
+        "30 s)".format(**report["file_summary"]),
+        f"- decode cost per second of audio (float32 decode stage): "
+        f"{report['stage_ms_per_clip']['decode'] / 30.0:.2f} ms (30 s read per clip)",
         "- memory held during one extraction (tracemalloc peak, an untimed extra pass): "
         f"{rows['ours_j1']['traced_peak_mib']:.1f} MiB at n_jobs=1, "
         f"{rows['ours_j2']['traced_peak_mib']:.1f} MiB at n_jobs=2, i.e. the output plus "
@@ -347,7 +394,7 @@ def main(argv=None):
     best = {}
     with tempfile.TemporaryDirectory() as tmp:
         cache_dir = Path(tmp) / "cache"
-        ref_npy, ours_npy = Path(tmp) / "ref.npy", Path(tmp) / "ours.npy"
+        ref_npy, ours_npy = Path(tmp) / "ref.npz", Path(tmp) / "ours.npy"
         stages = {}
         for rnd in range(args.rounds):
             for variant in VARIANTS:
@@ -397,6 +444,7 @@ def main(argv=None):
         },
         "parity_max_abs_db": worst,
         "stage_ms_per_clip": stages,
+        "file_summary": summarize_files(describe_files(files)),
         "output_mib": len(files) * 128 * 1292 * 4 / 2**20,
         "command": "python benchmarks/bench_features.py " + " ".join(sys.argv[1:]),
     }

@@ -36,7 +36,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Subset
 
 from ._compat import Interval, Options, StrOptions, validate_parameter_constraints
+from .batching import TensorBatchingMixin, TensorBatchIterator
 from .callbacks import LabelScoring, PrintLog, stopped_by_callback
+from .loss_readback import DeferredLossMixin
 from .modules import CNNGRUAttentionNet, CNNGRUNet, CNNNet, ConvFrontEnd, GRUNet
 
 __all__ = [
@@ -192,9 +194,28 @@ _PARAMETER_DOC = """
         models. The seeding runs inside ``torch.random.fork_rng``: torch's
         global random state is unchanged after ``fit``.
     amp : bool, default=False
-        Mixed precision on CUDA: ``torch.autocast(float16)`` with a
-        ``torch.amp.GradScaler`` during training and validation, autocast during
-        prediction. Ignored (with a warning in ``fit``) on other devices.
+        Mixed precision on CUDA: ``torch.autocast`` with ``amp_dtype`` during
+        training, validation and prediction (the logits are returned as float32),
+        for float16 with a ``torch.amp.GradScaler``. Ignored (with a warning in
+        ``fit``) on other devices.
+    amp_dtype : {{"float16", "bfloat16"}}, default="float16"
+        The autocast dtype when ``amp`` is on; bfloat16 needs no loss scaling.
+    loss_readback : {{"epoch", "batch"}}, default="epoch"
+        When the batch losses are copied from the device into ``history``:
+        once at the end of each epoch (the host never waits for the GPU within
+        an epoch), or after every batch as skorch does (for callbacks that read
+        ``history[-1, "batches", -1, "train_loss"]`` during the epoch). The
+        recorded values are the same (:mod:`sklearn_genre.loss_readback`).
+    data_on_device : "auto" or bool, default="auto"
+        On CUDA, keep the training and validation data on the GPU and slice
+        batches there: ``"auto"`` when they take at most half of the free GPU
+        memory, True always, False never (batches are then copied through
+        pinned memory without blocking). No effect on the CPU
+        (:class:`~sklearn_genre.batching.TensorBatchIterator`).
+    storage_dtype : {{"float16", "float32"}} or None, default=None
+        dtype of the data kept on the GPU (None: that of ``X``); ``"float16"``
+        halves the memory of float32 features (FMA small, 6,400 x 128 x 1292:
+        2.1 GB instead of 4.2 GB) at float16's rounding of the stored values.
     device : str, torch.device or None, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; resolved whenever the
         net runs, the parameter itself stays ``"auto"``. A model trained on a GPU
@@ -212,7 +233,13 @@ _PARAMETER_DOC = """
     **kwargs
         Any other skorch parameter (``iterator_train__num_workers``,
         ``callbacks__early_stopping__patience``, ``optimizer__weight_decay``,
-        ``module__dropout``, ...).
+        ``module__dropout``, ...). ``compile=True`` compiles the network with
+        ``torch.compile`` (skorch's ``compile``; ``compile__mode=...`` etc.).
+        Batches come from :class:`~sklearn_genre.batching.TensorBatchIterator`
+        (``iterator_train``/``iterator_valid``), which slices the arrays instead
+        of collating samples and gives the same batches as skorch's default
+        ``torch.utils.data.DataLoader``; pass ``iterator_train=DataLoader`` for
+        ``DataLoader`` options such as ``iterator_train__num_workers``.
 """
 
 _NOTES_DOC = """
@@ -274,7 +301,7 @@ _NOTES_DOC = """
 """
 
 
-class _SpectrogramClassifier(NeuralNetClassifier):
+class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetClassifier):
     """Base class: the shared recipe, label handling, devices, seeding."""
 
     _parameter_constraints: dict = {
@@ -290,6 +317,10 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         "beta2": [Interval(Real, 0, 1, closed="left"), None],
         "random_state": ["random_state"],
         "amp": ["boolean"],
+        "amp_dtype": [StrOptions({"float16", "bfloat16"})],
+        "loss_readback": [StrOptions({"epoch", "batch"})],
+        "data_on_device": [StrOptions({"auto"}), "boolean"],
+        "storage_dtype": [StrOptions({"float16", "float32"}), None],
         "device": [str, torch.device, None],
         "verbose": ["verbose"],
     }
@@ -312,6 +343,10 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         beta2=None,
         random_state=None,
         amp=False,
+        amp_dtype="float16",
+        loss_readback="epoch",
+        data_on_device="auto",
+        storage_dtype=None,
         device="auto",
         verbose=1,
         callbacks=None,
@@ -322,6 +357,8 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         kwargs.setdefault("optimizer__weight_decay", 0.03)
         kwargs.setdefault("optimizer__betas", (0.9, 0.999))
         kwargs.setdefault("iterator_train__shuffle", True)
+        kwargs.setdefault("iterator_train", TensorBatchIterator)
+        kwargs.setdefault("iterator_valid", TensorBatchIterator)
         super().__init__(
             module,
             criterion=criterion,
@@ -345,6 +382,10 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         self.beta2 = beta2
         self.random_state = random_state
         self.amp = amp
+        self.amp_dtype = amp_dtype
+        self.loss_readback = loss_readback
+        self.data_on_device = data_on_device
+        self.storage_dtype = storage_dtype
 
     # ------------------------------------------------------------------ callbacks
     @property
@@ -429,7 +470,7 @@ class _SpectrogramClassifier(NeuralNetClassifier):
 
     def _autocast(self):
         if self.amp and self._on_cuda():
-            return torch.autocast(device_type="cuda", dtype=torch.float16)
+            return torch.autocast(device_type="cuda", dtype=getattr(torch, self.amp_dtype))
         return nullcontext()
 
     # -------------------------------------------------------------- validation
@@ -578,12 +619,15 @@ class _SpectrogramClassifier(NeuralNetClassifier):
 
     def infer(self, x, **fit_params):
         """One forward pass on a batch (under autocast when ``amp`` is on CUDA)."""
-        with self._autocast():
+        if not (self.amp and self._on_cuda()):
             return super().infer(x, **fit_params)
+        with self._autocast():
+            y_pred = super().infer(x, **fit_params)
+        return y_pred.float() if isinstance(y_pred, torch.Tensor) else y_pred
 
     def train_step(self, batch, **fit_params):
         """One optimisation step; with ``amp`` on CUDA, loss scaling by a GradScaler."""
-        if not (self.amp and self._on_cuda()):
+        if not (self.amp and self._on_cuda()) or self.amp_dtype == "bfloat16":
             return super().train_step(batch, **fit_params)
         if getattr(self, "grad_scaler_", None) is None:
             self.grad_scaler_ = torch.amp.GradScaler("cuda")
@@ -625,6 +669,10 @@ class _SpectrogramClassifier(NeuralNetClassifier):
         return state
 
     def __setstate__(self, state):
+        # Models pickled before these parameters existed keep skorch's defaults for them.
+        for name, default in (("amp_dtype", "float16"), ("loss_readback", "batch"),
+                              ("data_on_device", "auto"), ("storage_dtype", None)):
+            state.setdefault(name, default)
         requested = state.get("device")
         state["device"] = resolve_device(requested)
         super().__setstate__(state)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sklearn_genre.features import PARITY_TOLERANCE_DB
@@ -15,9 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
 
-def _run(script, out, *args):
+def _run(script, out, *args, quick=True):
     proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", "--out", str(out), *args],
+        [sys.executable, str(BENCH / script), *(["--quick"] if quick else []), "--out",
+         str(out), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -71,6 +73,65 @@ def test_bench_training_quick(tmp_path):
             assert r["ours_over_plain_epoch"] > 0 and r["naive_over_ours_epoch"] > 0
             assert r["epoch_seconds"] <= r["seconds"]  # the epoch is part of the whole fit
     assert "ours/plain (epoch)" in (tmp_path / "training.md").read_text()
+
+
+def test_bench_training_gpu_suite_runs_on_the_cpu(tmp_path):
+    # The code paths of benchmarks/gpu_session.sh (options per batch size, profile, ours vs
+    # skorch's own path, the FMA-sized fit), with --device cpu and tiny sizes.
+    _run("bench_training.py", tmp_path, "--device", "cpu", "--models", "cnn_gru_attention",
+         "--n-samples", "32", "--n-mels", "16", "--n-frames", "32", "--no-ablation",
+         "--no-loops", "--legacy", "--profile", "--options", "--batch-sizes", "16",
+         "--fma-fit", "--fma-shape", "96", "16", "32", "2", quick=False)
+    report = json.loads((tmp_path / "training.json").read_text())
+    variants = [r["variant"] for r in report["rows"]]
+    assert "options bs=16: plain loop" in variants
+    assert "options bs=16: ours (defaults)" in variants
+    assert "options bs=16: skorch's own path (both of the above)" in variants
+    legacy = [r for r in report["rows"] if "ours_over_legacy_epoch" in r]
+    assert len(legacy) == 1 and set(legacy[0]["ours_over_legacy_cpu"]) == {
+        "min", "median", "max"}
+    fma = report["meta"]["fma_fit"]
+    assert fma["shape"] == [96, 16, 32] and len(fma["epoch_seconds"]) == 2
+    assert fma["train_samples_per_epoch"] == 86  # 96 less the 10 % validation split
+    profile = report["meta"]["profile"]
+    assert [p["loop"] for p in profile] == ["ours", "ours, skorch's own path", "plain"]
+    for p in profile:
+        assert p["host"]["train: forward"] > 0 and p["host"]["train: backward"] > 0
+        assert p["host"]["epoch loop (whole): train"] <= p["wall_seconds"]
+    md = (tmp_path / "training_profile.md").read_text()
+    assert "| train: optimizer (zero_grad, step) |" in md
+    assert "FMA-small-sized fit" in (tmp_path / "training.md").read_text()
+
+
+def _bench_features_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_features", BENCH / "bench_features.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_features_reference_keeps_clips_of_different_lengths(tmp_path, make_audio):
+    # Real clips cut to 30 s decode to slightly different lengths, so the reference
+    # extractor gives 1292 or 1293 frames; the reference outputs must not be stacked.
+    bench = _bench_features_module()
+    files = [make_audio("a.mp3", sr=44100, duration=2.0, channels=2),
+             make_audio("b.mp3", sr=44100, duration=2.05, channels=2, seed=1)]
+    save = tmp_path / "ref.npz"
+    bench.run_variant("reference", files, tmp_path / "cache", save)
+    with np.load(save) as saved:
+        frames = [saved["arr_0"].shape[-1], saved["arr_1"].shape[-1]]
+    assert frames[0] != frames[1]
+    ours = np.zeros((2, 128, min(frames)), dtype=np.float32)
+    ours_path = tmp_path / "ours.npy"
+    with np.load(save) as saved:
+        ours[0], ours[1] = saved["arr_0"][:, :min(frames)], saved["arr_1"][:, :min(frames)]
+    np.save(ours_path, ours)
+    assert bench.parity(save, ours_path, files) == 0.0
+    summary = bench.summarize_files(bench.describe_files(files))
+    assert summary["samplerate"] == {"44100": 2} and summary["channels"] == {"2": 2}
+    assert sorted(summary["reference_frames"]) == sorted(str(f) for f in set(frames))
 
 
 def test_bench_transfer_quick(tmp_path, musicnn_data_home):
