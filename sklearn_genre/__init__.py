@@ -10,7 +10,9 @@ The package follows the data flow: ``audio`` (decoding) -> ``logmel`` (the pure 
 transformer; ``cache``, ``store``) -> ``modules`` (torch networks) -> ``classifiers`` (skorch
 estimators) -> ``datasets`` (FMA, folders, synthetic, splits, data sources) -> ``selection`` /
 ``evaluation`` / ``report`` -> ``experiment`` (:func:`run_experiment`: fit, save, evaluate,
-record a run) -> ``cli``. Every exception and warning is in ``exceptions``.
+record a run) -> ``cli``. ``pretrained`` holds MusiCNN, a network pretrained on a million songs,
+as a transformer (:class:`MusicnnTransformer`: embeddings for transfer learning) and as a
+zero-shot tagger (:func:`predict_tags`). Every exception and warning is in ``exceptions``.
 
 Public names are imported lazily, so ``import sklearn_genre`` does not import torch until a
 name that needs it is used.
@@ -84,6 +86,8 @@ _EXPORTS = {
     ],
     "leakage": ["LeakageReport", "check_leakage"],
     "inference": ["predict_track", "predict_tracks"],
+    "pretrained": ["MusicnnTransformer", "fetch_musicnn_weights", "load_musicnn",
+                   "predict_tags"],
     "report": ["write_report"],
     "provenance": ["RunInfo", "data_fingerprint", "make_run_dir"],
     "exceptions": list(_exceptions.__all__),  # cheap: no third-party imports

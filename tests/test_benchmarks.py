@@ -1,7 +1,8 @@
-"""The feature, scaling and training benchmarks' --quick modes run end to end and write
+"""The feature, scaling, training and transfer benchmarks' --quick modes run end to end and write
 consistent reports (no timing is asserted: the figures belong in benchmarks/results/)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,26 @@ def test_bench_features_reference_keeps_clips_of_different_lengths(tmp_path, mak
     summary = bench.summarize_files(bench.describe_files(files))
     assert summary["samplerate"] == {"44100": 2} and summary["channels"] == {"2": 2}
     assert sorted(summary["reference_frames"]) == sorted(str(f) for f in set(frames))
+
+
+def test_bench_transfer_quick(tmp_path, musicnn_data_home):
+    env = dict(os.environ)
+    if musicnn_data_home is not None:
+        env["SKLEARN_GENRE_DATA"] = str(musicnn_data_home)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_transfer.py"), "--quick", "--out", str(tmp_path),
+         "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "bench_transfer.json").read_text())
+    rows = {(r["size"], r["method"]): r for r in report["rows"]}
+    assert set(rows) == {(k, m) for k in (2, 3) for m in ("scratch", "musicnn_lr",
+                                                              "logmel_lr")}
+    for r in rows.values():
+        assert 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
+        assert r["n_train"] == 8 * r["size"] and r["fit_seconds"] > 0
+    rates = report["meta"]["throughput_rates"]
+    assert set(rates["clips_per_s"]) == {"mel_j1", "mel_j2", "musicnn_j1", "musicnn_j2"}
+    assert report["meta"]["synthetic_musicnn"]["shape"] == [200]
+    assert "| 3 | musicnn_lr | 24 |" in (tmp_path / "bench_transfer.md").read_text()

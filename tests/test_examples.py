@@ -35,6 +35,15 @@ def test_example_runs_quick(name, expected, tmp_path):
     assert expected in proc.stdout
 
 
+def test_transfer_learning_example_runs_quick(musicnn_data_home, tmp_path):
+    home = [] if musicnn_data_home is None else ["--data-home", str(musicnn_data_home)]
+    proc = run_example("transfer_learning.py", "--quick", "--workdir", str(tmp_path), *home,
+                       cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MusiCNN + logistic regression: test accuracy" in proc.stdout
+    assert "pickled pipeline:" in proc.stdout
+
+
 def test_fma_protocol_says_what_to_do_without_fma(tmp_path):
     proc = run_example("fma_small_protocol.py", cwd=tmp_path)
     assert proc.returncode == 3
@@ -45,4 +54,4 @@ def test_every_example_is_tested_or_needs_data():
     scripts = {p.name for p in EXAMPLES.glob("*.py")}
     assert scripts == {"quickstart.py", "compare_baselines.py", "grid_search.py",
                        "bayes_search.py", "use_pickled_model.py", "fma_small_protocol.py",
-                       "experiment.py"}
+                       "experiment.py", "transfer_learning.py"}

@@ -1,7 +1,8 @@
 """The ``sklearn-genre`` command line tool.
 
-Subcommands: ``make-dataset``, ``fetch-fma``, ``preprocess``, ``train``, ``evaluate``,
-``predict``, ``compare``, ``search``, ``demo``; ``sklearn-genre COMMAND --help`` for each.
+Subcommands: ``make-dataset``, ``fetch-fma``, ``fetch-weights``, ``preprocess``, ``train``,
+``evaluate``, ``predict``, ``tag``, ``compare``, ``search``, ``demo``; ``sklearn-genre COMMAND
+--help`` for each.
 Exit codes are listed in :mod:`sklearn_genre.cli.console`.
 """
 

@@ -1,14 +1,23 @@
-"""``fetch-weights``: download the weights of a pretrained network into the data home."""
+"""Pretrained networks on the command line.
+
+``fetch-weights``: download the weights of a pretrained network into the data home.
+``tag``: the pretrained MusiCNN's zero-shot tags of audio files
+(:func:`sklearn_genre.pretrained.predict_tags`).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 from .console import EXIT_OK
 
-__all__ = ["add_parsers", "run_fetch_weights"]
+__all__ = ["add_parsers", "run_fetch_weights", "run_tag"]
 
 
 def add_parsers(subparsers, parents):
-    """Register ``fetch-weights``."""
+    """Register ``fetch-weights`` and ``tag``."""
     p = subparsers.add_parser(
         "fetch-weights",
         parents=parents,
@@ -28,6 +37,7 @@ def add_parsers(subparsers, parents):
     p.add_argument("--force", action="store_true",
                    help="download and unpack again even if present (repairs a damaged copy)")
     p.set_defaults(handler=run_fetch_weights)
+    add_tag_parser(subparsers, parents)
 
 
 def run_fetch_weights(args, console):
@@ -37,4 +47,68 @@ def run_fetch_weights(args, console):
     root = fetch_musicnn_weights(args.data_home, source=args.source, force=args.force,
                                  verbose=console.progress)
     console.result(f"MusiCNN weights ({', '.join(MUSICNN_MODELS)}) at {root}")
+    return EXIT_OK
+
+
+def add_tag_parser(subparsers, parents):
+    """Register ``tag``."""
+    p = subparsers.add_parser(
+        "tag",
+        parents=parents,
+        help="zero-shot tags of audio files from the pretrained MusiCNN (no training)",
+        description="The pretrained MusiCNN's most likely tags for each file, as CSV or JSON "
+        "(any length: every 3 s patch is tagged and the patches are pooled). MSD_musicnn's "
+        "50 tags are mostly genres, moods and eras; MTT_musicnn's instruments, genres and "
+        "moods. Needs the weights once: sklearn-genre fetch-weights musicnn.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="audio files or folders (searched recursively)")
+    p.add_argument("--model", choices=["MSD_musicnn", "MTT_musicnn"], default="MSD_musicnn",
+                   help="the pretrained model (default: MSD_musicnn)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K",
+                   help="tags per file (default: 5)")
+    p.add_argument("--pooling", choices=["mean", "max"], default="mean",
+                   help="how the 3 s patches of a file are combined (default: mean)")
+    p.add_argument("--format", choices=["csv", "json"], default="csv",
+                   help="output format (default: csv)")
+    p.add_argument("-o", "--output", metavar="FILE", default=None,
+                   help="write here instead of stdout")
+    p.add_argument("--skip-errors", action="store_true",
+                   help="keep going past files that cannot be decoded (an 'error' column "
+                   "names them) instead of stopping")
+    p.add_argument("--data-home", metavar="DIR", default=None,
+                   help="where fetch-weights put the weights (default: $SKLEARN_GENRE_DATA "
+                   "or ~/sklearn_genre_data)")
+    p.add_argument("--device", default="auto",
+                   help="torch device: auto (CUDA when available), cpu, cuda (default: auto)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="files decoded and tagged in parallel (default: 1)")
+    p.set_defaults(handler=run_tag)
+
+
+def run_tag(args, console):
+    """Run ``tag``."""
+    from ..pretrained import predict_tags
+    from .console import CLIError
+    from .evaluate import expand_audio_paths
+
+    if args.top_k < 1:
+        raise CLIError(f"--top-k must be at least 1, got {args.top_k}")
+    paths = expand_audio_paths(args.paths)
+    console.info(f"tagging {len(paths)} file(s) with {args.model}")
+    table = predict_tags(paths, model=args.model, top_k=args.top_k, pooling=args.pooling,
+                         data_home=args.data_home, device=args.device, n_jobs=args.jobs,
+                         on_error="record" if args.skip_errors else "raise",
+                         verbose=int(console.progress))
+    if args.format == "csv":
+        text = table.to_csv(index=False, float_format="%.6g")
+    else:
+        text = json.dumps(json.loads(table.to_json(orient="records", double_precision=6)),
+                          indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        console.info(f"wrote the tags of {len(table)} file(s) to {args.output}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
     return EXIT_OK
