@@ -148,13 +148,48 @@ class Console:
 ON_ERROR_CHOICES = ("report", "skip", "raise")
 
 
-def add_on_error_option(parser, *, what):
-    """``--on-error {report,skip,raise}``: what a batch command does with unreadable files."""
+def add_on_error_option(parser, *, what, skip_alias=False):
+    """``--on-error {report,skip,raise}``: what a batch command does with unreadable files.
+
+    ``skip_alias``: also ``--skip-errors``, the older spelling of ``--on-error skip``.
+    """
     parser.add_argument(
         "--on-error", choices=ON_ERROR_CHOICES, default="report",
         help=f"files that cannot be read: 'report' (default) writes the {what} of all others, "
         "lists the failed files with the reason and exits with code 6; 'skip' does the same "
         "but exits 0; 'raise' stops at the first one (exit code 3)")
+    if skip_alias:
+        parser.add_argument("--skip-errors", dest="on_error", action="store_const",
+                            const="skip", help="same as --on-error skip")
+
+
+def write_table(table, console, *, fmt, output, what):
+    """Write a per-file result table as CSV or JSON to ``output`` (a path) or stdout."""
+    import json
+    from pathlib import Path
+
+    if fmt == "csv":
+        text = table.to_csv(index=False, float_format="%.6g")
+    else:
+        records = json.loads(table.to_json(orient="records", double_precision=6))
+        text = json.dumps(records, indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        console.info(f"wrote {len(table)} {what} to {output}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def report_table_failures(console, on_error, table, *, output, what):
+    """:func:`report_failures` of a per-file table with ``path`` and ``error`` columns."""
+    failed = table[table["error"] != ""] if "error" in table else table.iloc[:0]
+    return report_failures(
+        console, on_error,
+        [(row.path, row.error) for row in failed.itertuples()], n_total=len(table),
+        done=f"{what} of the other {len(table) - len(failed)} are in "
+        f"{output or 'the output'} (an 'error' column says why the others have none)",
+    )
 
 
 @contextmanager

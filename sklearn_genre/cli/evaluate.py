@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 
 from .console import (
@@ -13,6 +11,8 @@ from .console import (
     add_on_error_option,
     failures_listed_by_console,
     report_failures,
+    report_table_failures,
+    write_table,
 )
 from .data import add_data_options, cache_dir, data_spec, load_source
 from .train import print_checks
@@ -61,9 +61,7 @@ def add_parsers(subparsers, parents):
     p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format")
     p.add_argument("--output", "-o", metavar="FILE", default=None,
                    help="write here instead of stdout")
-    add_on_error_option(p, what="predictions")
-    p.add_argument("--skip-errors", dest="on_error", action="store_const", const="skip",
-                   help="same as --on-error skip")
+    add_on_error_option(p, what="predictions", skip_alias=True)
     p.set_defaults(handler=run_predict)
 
 
@@ -214,21 +212,6 @@ def run_predict(args, console):
             on_error="raise" if args.on_error == "raise" else "record",
             progress=console.progress,
         )
-    if args.format == "csv":
-        text = table.to_csv(index=False, float_format="%.6g")
-    else:
-        records = json.loads(table.to_json(orient="records", double_precision=6))
-        text = json.dumps(records, indent=2) + "\n"
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        console.info(f"wrote {len(table)} predictions to {args.output}")
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    failed = table[table["error"] != ""] if "error" in table else table.iloc[:0]
-    return report_failures(
-        console, args.on_error,
-        [(row.path, row.error) for row in failed.itertuples()], n_total=len(table),
-        done=f"predictions of the other {len(table) - len(failed)} are in "
-        f"{args.output or 'the output'} (an 'error' column says why the others have none)",
-    )
+    write_table(table, console, fmt=args.format, output=args.output, what="predictions")
+    return report_table_failures(console, args.on_error, table, output=args.output,
+                                 what="predictions")

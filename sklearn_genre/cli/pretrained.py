@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
-from .console import EXIT_OK
+from .console import (
+    EXIT_OK,
+    add_on_error_option,
+    failures_listed_by_console,
+    report_table_failures,
+    write_table,
+)
 
 __all__ = ["add_parsers", "run_fetch_weights", "run_tag"]
 
@@ -73,9 +75,7 @@ def add_tag_parser(subparsers, parents):
                    help="output format (default: csv)")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
                    help="write here instead of stdout")
-    p.add_argument("--skip-errors", action="store_true",
-                   help="keep going past files that cannot be decoded (an 'error' column "
-                   "names them) instead of stopping")
+    add_on_error_option(p, what="tags", skip_alias=True)
     p.add_argument("--data-home", metavar="DIR", default=None,
                    help="where fetch-weights put the weights (default: $SKLEARN_GENRE_DATA "
                    "or ~/sklearn_genre_data)")
@@ -96,19 +96,11 @@ def run_tag(args, console):
         raise CLIError(f"--top-k must be at least 1, got {args.top_k}")
     paths = expand_audio_paths(args.paths)
     console.info(f"tagging {len(paths)} file(s) with {args.model}")
-    table = predict_tags(paths, model=args.model, top_k=args.top_k, pooling=args.pooling,
-                         data_home=args.data_home, device=args.device, n_jobs=args.jobs,
-                         on_error="record" if args.skip_errors else "raise",
-                         verbose=int(console.progress))
-    if args.format == "csv":
-        text = table.to_csv(index=False, float_format="%.6g")
-    else:
-        text = json.dumps(json.loads(table.to_json(orient="records", double_precision=6)),
-                          indent=2) + "\n"
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        console.info(f"wrote the tags of {len(table)} file(s) to {args.output}")
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    return EXIT_OK
+    with failures_listed_by_console():
+        table = predict_tags(paths, model=args.model, top_k=args.top_k, pooling=args.pooling,
+                             data_home=args.data_home, device=args.device, n_jobs=args.jobs,
+                             on_error="raise" if args.on_error == "raise" else "record",
+                             verbose=int(console.progress))
+    write_table(table, console, fmt=args.format, output=args.output, what="files' tags")
+    return report_table_failures(console, args.on_error, table, output=args.output,
+                                 what="tags")
