@@ -18,9 +18,9 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import check_estimator
 
+from sklearn_genre._compat import InvalidParameterError
 from sklearn_genre.audio import AudioDecodeError
 from sklearn_genre.exceptions import ExtractionWarning
 from sklearn_genre.pretrained import (
