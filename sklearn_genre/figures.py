@@ -142,7 +142,7 @@ def _history_keys(history):
     return keys
 
 
-def plot_learning_curves(history, *, title=None, path=None):
+def plot_learning_curves(history, *, title=None, path=None, best_key=None):
     """Train/valid loss, accuracy and learning rate per epoch from a skorch History.
 
     Parameters
@@ -158,6 +158,10 @@ def plot_learning_curves(history, *, title=None, path=None):
     title : str, default=None
     path : str or path-like, default=None
         Where to save the PNG.
+    best_key : str, default=None
+        The history key flagging the restored (best) epoch, e.g. ``"valid_loss_best"`` when
+        early stopping watched the validation loss. None: ``valid_acc_best``, else
+        ``valid_loss_best``.
 
     Returns
     -------
@@ -179,7 +183,8 @@ def plot_learning_curves(history, *, title=None, path=None):
         (axes[1], acc_keys, "accuracy", False),
         (axes[2], lr_keys, "learning rate", True),
     )
-    best_key = next((k for k in ("valid_acc_best", "valid_loss_best") if k in keys), None)
+    if best_key is None or best_key not in keys:
+        best_key = next((k for k in ("valid_acc_best", "valid_loss_best") if k in keys), None)
     best_epoch = None
     if best_key is not None:
         flagged = [epochs[i] for i, row in enumerate(history) if row.get(best_key)]

@@ -70,12 +70,31 @@ def find_history(estimator):
     return None
 
 
-def history_summary(history):
+def early_stopping_monitor(estimator):
+    """The score whose best epoch a fitted estimator restored, e.g. ``"valid_loss"``, or None.
+
+    Read from the ``early_stopping`` callback's ``monitor`` parameter (of the estimator or of
+    a Pipeline's final step); None when there is no such callback.
+    """
+    for candidate in (estimator, getattr(estimator, "_final_estimator", None)):
+        if candidate is None or not hasattr(candidate, "get_params"):
+            continue
+        monitor = candidate.get_params().get("callbacks__early_stopping__monitor")
+        if isinstance(monitor, str):
+            return monitor
+    return None
+
+
+def history_summary(history, *, monitor=None):
     """Short summary of a training history for ``results.json``.
 
     Parameters
     ----------
     history : skorch.history.History or list of dict
+    monitor : str, default=None
+        The score early stopping watched (and whose best epoch was restored), e.g.
+        ``"valid_loss"``: ``best_epoch`` is that score's best. None: ``valid_acc``, else
+        ``valid_loss``.
 
     Returns
     -------
@@ -92,7 +111,10 @@ def history_summary(history):
     for key in ("train_loss", "valid_loss", "train_acc", "valid_acc", "dur"):
         if last.get(key) is not None:
             out[f"last_{key}"] = float(last[key])
-    for key, better in (("valid_acc", np.nanargmax), ("valid_loss", np.nanargmin)):
+    order = (("valid_acc", np.nanargmax), ("valid_loss", np.nanargmin))
+    if monitor is not None:
+        order = ((monitor, np.nanargmin if "loss" in monitor else np.nanargmax),)
+    for key, better in order:
         values = np.array([np.nan if row.get(key) is None else float(row[key]) for row in history])
         if np.isfinite(values).any():
             i = int(better(values))
@@ -207,9 +229,11 @@ def write_report(
         history = find_history(estimator)
     training = None
     if history is not None and len(history):
-        plot_learning_curves(history, path=run_dir / "learning_curves.png")
+        monitor = early_stopping_monitor(estimator)
+        plot_learning_curves(history, path=run_dir / "learning_curves.png",
+                             best_key=None if monitor is None else f"{monitor}_best")
         files["learning_curves"] = "learning_curves.png"
-        training = history_summary(history)
+        training = history_summary(history, monitor=monitor)
 
     leakage = (
         leakage_report.to_dict()

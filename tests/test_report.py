@@ -223,3 +223,43 @@ def test_report_keeps_going_past_unreadable_test_files(make_audio, tmp_path):
     with pytest.raises(AudioDecodeError, match="bad.mp3"):
         write_report(out, estimator=model, X_test=X_test, y_test=y_test,
                      split_protocol="predefined", on_error="raise")
+
+
+def test_best_epoch_follows_the_early_stopping_monitor(fitted, tmp_path):
+    """The report and the learning curves name the epoch early stopping restored."""
+    clf, X, y = fitted
+    history = [
+        {"epoch": 1, "valid_loss": 1.2, "valid_acc": 0.7, "valid_loss_best": True,
+         "valid_acc_best": True},
+        {"epoch": 2, "valid_loss": 0.9, "valid_acc": 0.5, "valid_loss_best": True,
+         "valid_acc_best": False},
+        {"epoch": 3, "valid_loss": 1.0, "valid_acc": 0.6, "valid_loss_best": False,
+         "valid_acc_best": False},
+    ]
+
+    class EarlyStopped:  # a skorch net whose early stopping watches the validation loss
+        classes_ = clf.classes_
+
+        def get_params(self, deep=True):
+            return {"callbacks__early_stopping__monitor": "valid_loss"}
+
+        def predict(self, X_):
+            return clf.predict(X_)
+
+    assert report.early_stopping_monitor(EarlyStopped()) == "valid_loss"
+    assert report.early_stopping_monitor(clf) is None
+    results = write_report(tmp_path, estimator=EarlyStopped(), X_test=X, y_test=y,
+                           split_protocol="cv", history=history)
+    assert results["training"]["best_epoch"] == 2
+    assert results["training"]["best_valid_loss"] == 0.9
+    # without a monitor the summary keeps its accuracy-first rule
+    assert history_summary(history)["best_epoch"] == 1
+
+    from sklearn_genre.figures import plot_learning_curves
+
+    fig = plot_learning_curves(history, best_key="valid_loss_best")
+    labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
+    assert "best (valid_loss_best)" in labels and "best (valid_acc_best)" not in labels
+    xs = [line.get_xdata()[0] for ax in fig.axes for line in ax.get_lines()
+          if line.get_label() == "best (valid_loss_best)"]
+    assert xs and all(x == 2 for x in xs)
