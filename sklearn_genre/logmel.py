@@ -27,7 +27,13 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
-__all__ = ["PARITY_TOLERANCE_DB", "log_mel_spectrogram", "mel_filter_bank", "n_frames"]
+__all__ = [
+    "PARITY_TOLERANCE_DB",
+    "log_mel_spectrogram",
+    "mel_filter_bank",
+    "mel_power_spectrogram",
+    "n_frames",
+]
 
 #: Documented bound of the max abs difference (dB) between our output and librosa's
 #: (``librosa.load`` + ``librosa.feature.melspectrogram`` + ``librosa.power_to_db``) for the
@@ -165,11 +171,7 @@ def log_mel_spectrogram(
     S_db : ndarray of shape (n_mels, n_frames), float32
         ``n_frames = n_frames(n_samples, n_fft=n_fft, hop_length=hop_length)``.
     """
-    if mel_basis is None:
-        _, mel_basis = _mel_bank(int(sr), int(n_fft), int(n_mels), float(fmin),
-                                 None if fmax is None else float(fmax))
-    elif not scipy.sparse.issparse(mel_basis):
-        mel_basis = scipy.sparse.csr_matrix(np.asarray(mel_basis, dtype=np.float32))
+    mel_basis = _sparse_bank(mel_basis, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     return _log_mel(
         np.asarray(y, dtype=np.float32),
         mel_basis,
@@ -181,8 +183,63 @@ def log_mel_spectrogram(
     )
 
 
+def mel_power_spectrogram(y, *, sr=22050, n_fft=2048, hop_length=512, n_mels=128, fmin=0.0,
+                          fmax=None, mel_basis=None):
+    """Power mel spectrogram of one waveform (before any logarithm).
+
+    Equivalent to ``librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft,
+    hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, power=2.0, center=True,
+    pad_mode="constant")``; :func:`log_mel_spectrogram` is its decibel scale. Other
+    compressions (MusiCNN's ``log10(10000 x + 1)``) start from here.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Finite float32 waveform sampled at ``sr`` (other dtypes are converted).
+    sr, n_fft, hop_length, n_mels, fmin, fmax, mel_basis
+        As in :func:`log_mel_spectrogram`.
+
+    Returns
+    -------
+    S : ndarray of shape (n_mels, n_frames), float32
+        ``n_frames = n_frames(n_samples, n_fft=n_fft, hop_length=hop_length)``.
+    """
+    mel_basis = _sparse_bank(mel_basis, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return _mel_power(np.asarray(y, dtype=np.float32), mel_basis, n_fft=n_fft,
+                      hop_length=hop_length)
+
+
+def _sparse_bank(mel_basis, *, sr, n_fft, n_mels, fmin, fmax):
+    """The CSR filter bank to use: ``mel_basis`` converted, or the cached bank of the params."""
+    if mel_basis is None:
+        return _mel_bank(int(sr), int(n_fft), int(n_mels), float(fmin),
+                         None if fmax is None else float(fmax))[1]
+    if scipy.sparse.issparse(mel_basis):
+        return mel_basis
+    return scipy.sparse.csr_matrix(np.asarray(mel_basis, dtype=np.float32))
+
+
 def _log_mel(y, mel_sparse, *, n_fft, hop_length, ref, amin, top_db):
-    """Log-mel of a float32 waveform with a prebuilt sparse mel bank; see log_mel_spectrogram.
+    """Log-mel of a float32 waveform with a prebuilt sparse mel bank; see log_mel_spectrogram."""
+    mel = _mel_power(y, mel_sparse, n_fft=n_fft, hop_length=hop_length)
+    # Same precision as librosa.power_to_db: float32 for ref=np.max (so a silent clip gives
+    # exactly 0 dB), float64 for a fixed reference.
+    if isinstance(ref, str):
+        peak = mel.max() if mel.size else np.float32(0.0)
+        ref_db = np.float32(10.0) * np.log10(np.maximum(np.float32(amin), peak))
+    else:
+        ref_db = 10.0 * math.log10(max(amin, float(ref)))
+    np.maximum(mel, np.float32(amin), out=mel)
+    np.log10(mel, out=mel)
+    mel *= np.float32(10.0)
+    mel -= np.float32(ref_db)
+    if top_db is not None:
+        np.maximum(mel, mel.max() - np.float32(top_db), out=mel)
+    return mel
+
+
+def _mel_power(y, mel_sparse, *, n_fft, hop_length):
+    """Power mel of a float32 waveform with a prebuilt sparse mel bank, shape (n_mels, frames).
 
     The STFT runs over blocks of :data:`_FRAME_BLOCK` frames. Interior blocks window a view of
     ``y``; only the first and last blocks copy their samples into a zero-padded buffer (the
@@ -213,18 +270,4 @@ def _log_mel(y, mel_sparse, *, n_fft, hop_length, ref, amin, top_db):
         power = np.square(spec.real)
         power += np.square(spec.imag)
         mel[:, first:last] = mel_sparse @ power
-
-    # Same precision as librosa.power_to_db: float32 for ref=np.max (so a silent clip gives
-    # exactly 0 dB), float64 for a fixed reference.
-    if isinstance(ref, str):
-        peak = mel.max() if mel.size else np.float32(0.0)
-        ref_db = np.float32(10.0) * np.log10(np.maximum(np.float32(amin), peak))
-    else:
-        ref_db = 10.0 * math.log10(max(amin, float(ref)))
-    np.maximum(mel, np.float32(amin), out=mel)
-    np.log10(mel, out=mel)
-    mel *= np.float32(10.0)
-    mel -= np.float32(ref_db)
-    if top_db is not None:
-        np.maximum(mel, mel.max() - np.float32(top_db), out=mel)
     return mel

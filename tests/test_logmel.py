@@ -44,3 +44,20 @@ def test_keyword_only():
         log_mel_spectrogram(np.zeros(100, np.float32), 8000)
     with pytest.raises(TypeError):
         mel_filter_bank(8000)
+
+
+def test_mel_power_spectrogram_is_librosas_and_the_log_mels_input():
+    import librosa
+
+    from sklearn_genre.logmel import log_mel_spectrogram, mel_power_spectrogram
+
+    rng = np.random.default_rng(3)
+    y = (0.3 * rng.standard_normal(16000 * 2)).astype(np.float32)
+    params = dict(sr=16000, n_fft=512, hop_length=256, n_mels=96)
+    ours = mel_power_spectrogram(y, **params)
+    ref = librosa.feature.melspectrogram(y=y, power=2.0, center=True, pad_mode="constant",
+                                         **params)
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.max())
+    db = log_mel_spectrogram(y, ref=1.0, amin=1e-10, top_db=None, **params)
+    np.testing.assert_allclose(db, 10 * np.log10(np.maximum(ours, 1e-10)), atol=1e-4)

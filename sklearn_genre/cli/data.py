@@ -116,7 +116,7 @@ def data_spec(args):
         spec = {"kind": "fma", "root": os.path.abspath(args.fma_dir), "subset": args.subset}
     elif getattr(args, "folder", None):
         spec = {"kind": "folder", "root": os.path.abspath(args.folder)}
-        groups = _groups_option(getattr(args, "groups", None))
+        groups = parse_groups_option(getattr(args, "groups", None))
         if groups is not None:
             spec["groups"], spec["group_by"] = groups, args.group_by
     else:
@@ -136,7 +136,7 @@ def data_spec(args):
     return spec
 
 
-def _groups_option(value):
+def parse_groups_option(value):
     """The ``groups`` of a folder spec from ``--groups`` (see add_data_options)."""
     if value is None:
         return None

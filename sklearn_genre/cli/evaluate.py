@@ -130,7 +130,7 @@ def _evaluate_folder(args, console, run_dir):
     from ..datasets.source import folder_groups
     from ..experiment import evaluate_folder
     from ..leakage import LeakageError
-    from .data import _groups_option
+    from .data import parse_groups_option
 
     if args.split:
         raise CLIError("--split does not apply to --folder: every file of the folder is "
@@ -138,7 +138,7 @@ def _evaluate_folder(args, console, run_dir):
     try:
         result = evaluate_folder(
             run_dir, args.folder,
-            **folder_groups(_groups_option(args.groups), args.group_by or "artist"),
+            **folder_groups(parse_groups_option(args.groups), args.group_by or "artist"),
             out=args.out, on_leak=args.on_leak, command=args.command_line,
             runtime={"memory": cache_dir(args), "n_jobs": args.n_jobs,
                      "verbose": 1 if console.progress else 0},

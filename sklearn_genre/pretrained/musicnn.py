@@ -87,7 +87,7 @@ def musicnn_log_mel(y):
 
     ``log10(10000 * mel + 1)`` in float32, where ``mel`` is the power mel spectrogram of
     ``librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96)``
-    (computed by :func:`sklearn_genre.features.log_mel_spectrogram`'s code).
+    (computed by :func:`sklearn_genre.logmel.mel_power_spectrogram`).
 
     Parameters
     ----------
@@ -100,18 +100,12 @@ def musicnn_log_mel(y):
     log_mel : ndarray of shape (n_frames, 96), float32
         Frames as rows (the original's layout); ``n_frames = 1 + n_samples // 256``.
     """
-    from ..features import log_mel_spectrogram
+    from ..logmel import mel_power_spectrogram
 
-    # The feature code returns 10 log10(max(mel, amin)) for ref=1 and no top_db: undo the dB
-    # scale to get the power mel. With amin at float32's smallest normal number this is
-    # exact up to float32 rounding (relative 1e-7); silent bins (mel = 0) map back to ~1e-38,
-    # i.e. log10(1 + 1e-34) = 0 after the compression, as for a true 0.
-    db = log_mel_spectrogram(
+    mel = mel_power_spectrogram(
         np.asarray(y, dtype=np.float32), sr=MUSICNN_SR, n_fft=MUSICNN_N_FFT,
-        hop_length=MUSICNN_HOP_LENGTH, n_mels=MUSICNN_N_MELS, ref=1.0,
-        amin=float(np.finfo(np.float32).tiny), top_db=None,
+        hop_length=MUSICNN_HOP_LENGTH, n_mels=MUSICNN_N_MELS,
     )
-    mel = np.power(np.float32(10.0), db * np.float32(0.1), dtype=np.float32)
     mel *= np.float32(10000.0)
     mel += np.float32(1.0)
     return np.log10(mel, out=mel).T.copy()
