@@ -110,6 +110,67 @@ def test_forward_shapes():
     # original graph by test_matches_original_tensorflow_outputs.
 
 
+def _front_end_as_layers(net, x):
+    """The front-end written as the original graph's layers: Conv2d, ReLU, batch norm, max."""
+    from torch.nn import functional as F
+
+    x = net.bn_input(x.unsqueeze(1))
+    padded = F.pad(x, (0, 0, 3, 3))
+    front = [bn(F.relu(conv(padded))).amax(dim=3)
+             for conv, bn in zip(net.timbral, net.bn_front[:2])]
+    for conv, bn in zip(net.temporal, net.bn_front[2:]):
+        k = conv.kernel_size[0]
+        front.append(bn(F.relu(conv(F.pad(x, (0, 0, (k - 1) // 2, k // 2))))).amax(dim=3))
+    return torch.cat(front, dim=1).transpose(1, 2)
+
+
+@pytest.mark.parametrize("n_frames", [187, 100, 50, 1])
+def test_front_end_products_equal_the_layers(n_frames):
+    # The front-end runs as unfolded windows x filter matrices, with the max over frequency
+    # taken before ReLU and batch norm (the min for channels whose batch-norm scale is
+    # negative). Random batch norms with both signs of scale, and lengths that leave a partial
+    # block of frames (100 = 94 + 6) or are shorter than the temporal filters.
+    torch.manual_seed(0)
+    net = MusiCNN().eval()
+    for module in net.modules():
+        if hasattr(module, "gamma"):
+            n = module.gamma.numel()
+            module.gamma.copy_(torch.randn(n))
+            module.beta.copy_(torch.randn(n))
+            module.moving_mean.copy_(0.1 * torch.randn(n))
+            module.moving_variance.copy_(torch.rand(n) + 0.5)
+    assert (net.bn_front[0].gamma < 0).any() and (net.bn_front[2].gamma < 0).any()
+    x = torch.randn(3, n_frames, 96).abs()
+    with torch.no_grad():
+        out = net(x)
+        expected = _front_end_as_layers(net, x)
+    got = torch.cat([out["timbral"], out["temporal"]], dim=2)
+    assert got.shape == expected.shape == (3, n_frames, 561)
+    # float32 sums in another order: differences of a few units in the last place
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    # one wrong sign, frame offset or window would be off by far more than that
+    assert (expected[..., :408].amax() - expected[..., :408].amin()) > 1.0
+
+
+def test_front_end_gradients_for_fine_tuning():
+    # Inference reuses buffers (out= products, which autograd refuses); with gradients on,
+    # the same front-end runs without them, to the same values, and backpropagates.
+    torch.manual_seed(0)
+    net = MusiCNN()
+    x = torch.randn(2, 60, 96).abs()
+    with torch.no_grad():
+        expected = net(x)["taggram"]
+    out = net(x)["taggram"]
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    for conv in [*net.timbral, *net.temporal]:
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+    layers = torch.autograd.grad(_front_end_as_layers(net, x).sum(), net.timbral[0].weight)[0]
+    ours = torch.autograd.grad(torch.cat([net(x)["timbral"], net(x)["temporal"]], 2).sum(),
+                               net.timbral[0].weight)[0]
+    torch.testing.assert_close(ours, layers, rtol=1e-4, atol=1e-4)
+
+
 def test_load_tf_variables_checks_names_and_shapes():
     net = MusiCNN()
     with pytest.raises(KeyError, match="conv2d/kernel"):

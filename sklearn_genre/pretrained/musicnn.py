@@ -235,16 +235,9 @@ class MusiCNN(nn.Module):
               153): front-end features;
             - ``"cnn1"``, ``"cnn2"``, ``"cnn3"`` (n_patches, n_frames, 64): mid-end features.
         """
-        x = self.bn_input(x.unsqueeze(1))  # (B, 1, T, F): NCHW of TF's (B, T, F, 1)
-        padded = F.pad(x, (0, 0, 3, 3))
-        front = []
-        for conv, bn in zip(self.timbral, self.bn_front[:2]):
-            front.append(bn(F.relu(conv(padded))).amax(dim=3))  # (B, 204, T)
-        for conv, bn in zip(self.temporal, self.bn_front[2:]):
-            k = conv.kernel_size[0]
-            same = F.pad(x, (0, 0, (k - 1) // 2, k // 2))  # TF "same": the extra frame after
-            front.append(bn(F.relu(conv(same))).amax(dim=3))  # (B, 51, T)
-        front = torch.cat(front, dim=1)  # (B, 561, T)
+        x = self.bn_input(x.unsqueeze(1))[:, 0]  # (B, T, F); TF's (B, T, F, 1) input
+        front = torch.cat([_timbral_front(x, self.timbral, self.bn_front[:2]),
+                           _temporal_front(x, self.temporal, self.bn_front[2:])], dim=1)
         mid = [front]
         h = front
         for i, (conv, bn) in enumerate(zip(self.midend, self.bn_mid)):
@@ -306,6 +299,132 @@ class MusiCNN(nn.Module):
             _copy(layer.weight, t(f"{name}/kernel").T)
             _copy(layer.bias, t(f"{name}/bias"))
         return self
+
+
+#: Frames of one patch per matrix product in the front-end: the unfolded windows of 94
+#: frames (5.9 MB for the 7 x 38 filters) stay in the CPU's caches.
+_FRAMES_PER_PRODUCT = 94
+
+
+def _bn_signs(bn):
+    """+1 where the batch norm's scale is >= 0, -1 where it is negative: (C,)."""
+    scale = bn.gamma * torch.rsqrt(bn.moving_variance + _BN_EPS)
+    return torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
+
+
+def _front_max(z_max, signs, bn):
+    """``bn(relu(z)).amax(frequency)`` from ``amax(signs * z)``: (B, C, T).
+
+    ReLU and rounding are monotone non-decreasing and an inference batch norm is a per-channel
+    affine map, so the frequency max of ``bn(relu(z))`` is ``bn(relu(max z))`` for channels
+    with a non-negative scale and ``bn(relu(min z))`` for the others; ``min z = -max(-z)``,
+    and negating a filter's weights and bias negates its outputs exactly. So the front-end
+    computes ``signs * z`` (filters pre-multiplied by the signs), takes the max over frequency
+    and applies the sign, the ReLU and the batch norm to the reduced map only: the same
+    values as the elementwise passes over the whole map, which the original graph runs.
+    """
+    return bn(F.relu(z_max * signs.view(1, -1, 1)))
+
+
+def _needs_grad(x, convs):
+    """Whether autograd records the front-end (fine-tuning): then no reused buffers."""
+    return torch.is_grad_enabled() and (x.requires_grad
+                                        or any(c.weight.requires_grad for c in convs))
+
+
+def _as_rows(windows, n_cols, buffer):
+    """Unfolded windows (..., n_cols) as a (rows, n_cols) matrix, in ``buffer`` if given.
+
+    In inference the windows are copied into a buffer allocated once per call of the
+    front-end (a fresh multi-megabyte tensor per product costs page faults every time);
+    with autograd (``buffer=None``) a plain reshape, which copies too.
+    """
+    n_rows = windows.numel() // n_cols
+    if buffer is None:
+        return windows.reshape(n_rows, n_cols)
+    rows = buffer[:n_rows]
+    rows.view(windows.shape).copy_(windows)
+    return rows
+
+
+def _product(rows, w, buffer):
+    """``rows @ w``, into ``buffer`` (inference) or a new tensor (``buffer=None``)."""
+    if buffer is None:
+        return rows @ w
+    return torch.mm(rows, w, out=buffer[:rows.shape[0]])
+
+
+def _timbral_front(x, convs, bns):
+    """The two timbral branches: (B, T, 96) -> (B, 408, T).
+
+    Each 7 x h filter bank over (time, frequency), with 3 zero frames padded on both sides in
+    time, runs as one matrix product per block of frames: the block's (7, h) windows,
+    unfolded (``as_strided``, then one copy), times the (7 h, 204) filter matrix. This is the
+    convolution's arithmetic in the layout the BLAS runs fastest on a CPU (about 1.5x
+    oneDNN's direct convolution for one input channel, ``benchmarks/README.md``); sums are
+    accumulated in a different order, so results differ from ``Conv2d`` in the last bits.
+    """
+    padded = F.pad(x, (0, 0, 3, 3))  # (B, T + 6, F)
+    n, t = x.shape[0], x.shape[1]
+    block = min(t, _FRAMES_PER_PRODUCT)
+    grad = _needs_grad(x, convs)
+    outs = []
+    for conv, bn in zip(convs, bns):
+        c_out, _, kt, kf = conv.weight.shape
+        n_pos = x.shape[2] - kf + 1
+        signs = _bn_signs(bn)
+        w = (conv.weight.reshape(c_out, kt * kf) * signs[:, None]).T.contiguous()
+        cols = None if grad else x.new_empty((block * n_pos, kt * kf))
+        z = None if grad else x.new_empty((block * n_pos, c_out))
+        maxima = []
+        for i in range(n):
+            xi = padded[i]
+            s_t, s_f = xi.stride()
+            for t0 in range(0, t, block):
+                nt = min(block, t - t0)
+                win = xi[t0:].as_strided((nt, n_pos, kt, kf), (s_t, s_f, s_t, s_f))
+                product = _product(_as_rows(win, kt * kf, cols), w, z)
+                maxima.append(product.view(nt, n_pos, c_out).amax(dim=1))
+        # the bias is the same at every frequency: added after the max (rounding is
+        # monotone, so max(z) + b is max(z + b))
+        z_max = torch.cat(maxima).view(n, t, c_out) + conv.bias * signs
+        outs.append(_front_max(z_max.transpose(1, 2), signs, bn))
+    return torch.cat(outs, dim=1)
+
+
+def _temporal_front(x, convs, bns):
+    """The three temporal branches: (B, T, 96) -> (B, 153, T).
+
+    Each filter spans k frames of one mel band (k = 128, 64, 32; TensorFlow's "same"
+    padding: ``(k - 1) // 2`` zero frames before, ``k // 2`` after). One unfolding of each
+    patch's bands into 128-frame windows serves all three: with 63 frames padded before, the
+    64- and 32-frame filters' windows are columns 32-95 and 48-79 of the 128-frame ones.
+    """
+    k_max = max(conv.weight.shape[2] for conv in convs)
+    lead = (k_max - 1) // 2
+    bands = F.pad(x.transpose(1, 2), (lead, k_max // 2))  # (B, F, T + k_max - 1)
+    n, n_mels, t = x.shape[0], x.shape[2], x.shape[1]
+    grad = _needs_grad(x, convs)
+    cols = None if grad else x.new_empty((t * n_mels, k_max))
+    filters = []
+    for conv in convs:
+        c_out, _, k, _ = conv.weight.shape
+        first = lead - (k - 1) // 2
+        filters.append((slice(first, first + k), c_out, None if grad
+                        else x.new_empty((t * n_mels, c_out))))
+    signs = [_bn_signs(bn) for bn in bns]
+    weights = [(conv.weight[:, 0, :, 0] * sign[:, None]).T.contiguous()
+               for conv, sign in zip(convs, signs)]
+    maxima = [[] for _ in convs]
+    for i in range(n):
+        win = bands[i].unfold(1, k_max, 1).transpose(0, 1)  # (T, F, k_max) view
+        rows = _as_rows(win, k_max, cols)  # rows (frame, band)
+        for out, w, (columns, c_out, z) in zip(maxima, weights, filters):
+            product = _product(rows[:, columns], w, z)
+            out.append(product.view(t, n_mels, c_out).amax(dim=1))
+    return torch.cat([_front_max((torch.stack(out) + conv.bias * sign).transpose(1, 2),
+                                 sign, bn)
+                      for out, conv, sign, bn in zip(maxima, convs, signs, bns)], dim=1)
 
 
 def _copy(param, value):
