@@ -20,7 +20,8 @@ Three sections (``--sections``):
     the real clips, first ``--throughput-n``): the mel transformer, the MusiCNN transformer
     and the ORIGINAL musicnn code (TensorFlow, its own venv: ``--tf-python``,
     ``--musicnn-src``; see ``benchmarks/musicnn_original.py``), one after the other in this
-    run, so that their ratios are comparable on a shared machine.
+    run, so that their ratios are comparable on a shared machine; ``--throughput-repeats``
+    interleaved repeats (medians, and each ratio's range over repeats).
 
 Methods (``--methods``):
 
@@ -88,7 +89,8 @@ SECTIONS = ("synthetic", "real", "throughput")
 METHODS = ("scratch", "musicnn_lr", "logmel_lr")
 CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 QUICK = {"n_per_genre": 8, "duration": 3.0, "sizes": [2, 3], "epochs": 2, "patience": 2,
-         "n_mels": 32, "throughput_n": 3, "real_folds": 2, "n_boot": 200}
+         "n_mels": 32, "throughput_n": 3, "throughput_repeats": 2, "real_folds": 2,
+         "n_boot": 200}
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -325,23 +327,31 @@ def run_throughput(args, emit):
             "first_files": files[:3], "cpu_count": os.cpu_count(),
             "variants": args.throughput_variants}
     emit.meta("throughput", info)
-    wall, cpu = {}, {}
-    if "original" in args.throughput_variants:
-        w, c = _original_rates(files, args, emit)
-        wall.update(w)
-        cpu.update(c)
-    for n_jobs in (1, 2):
-        if "mel" in args.throughput_variants:
-            # the reference recipe (22,050 Hz, 128 mels, 30 s); no cache: every clip computed
-            mel = MelSpectrogramTransformer(n_jobs=n_jobs).fit(files[:1])
-            wall[f"mel_j{n_jobs}"], cpu[f"mel_j{n_jobs}"] = _timed(mel.transform, files)
-        if "musicnn" in args.throughput_variants:
-            from sklearn_genre.pretrained import MusicnnTransformer
+    # Repeats are interleaved (every variant once per repeat), so a change in the machine's
+    # load hits all variants of a repeat alike; ratios are taken within a repeat.
+    walls, cpus = [], []
+    for _ in range(args.throughput_repeats):
+        wall, cpu = {}, {}
+        if "original" in args.throughput_variants:
+            w, c = _original_rates(files, args, emit)
+            wall.update(w)
+            cpu.update(c)
+        for n_jobs in (1, 2):
+            if "mel" in args.throughput_variants:
+                # the reference recipe (22,050 Hz, 128 mels, 30 s); no cache: every clip
+                mel = MelSpectrogramTransformer(n_jobs=n_jobs).fit(files[:1])
+                wall[f"mel_j{n_jobs}"], cpu[f"mel_j{n_jobs}"] = _timed(mel.transform, files)
+            if "musicnn" in args.throughput_variants:
+                from sklearn_genre.pretrained import MusicnnTransformer
 
-            tr = MusicnnTransformer(args.musicnn_model, n_jobs=n_jobs, device="cpu")
-            tr.fit(files[:1]).transform(files[:1])  # weights loaded, first call (untimed)
-            wall[f"musicnn_j{n_jobs}"], cpu[f"musicnn_j{n_jobs}"] = _timed(tr.transform,
-                                                                          files)
+                tr = MusicnnTransformer(args.musicnn_model, n_jobs=n_jobs, device="cpu")
+                tr.fit(files[:1]).transform(files[:1])  # weights loaded, first call (untimed)
+                wall[f"musicnn_j{n_jobs}"], cpu[f"musicnn_j{n_jobs}"] = _timed(tr.transform,
+                                                                              files)
+        walls.append(wall)
+        cpus.append(cpu)
+        emit.meta("throughput_repeats", {"clips_per_s": walls, "cpu_seconds_per_clip": cpus,
+                                         "load_average": os.getloadavg()})
     if "musicnn" in args.throughput_variants and "original" in args.throughput_variants:
         from sklearn_genre.pretrained import MusicnnTransformer
 
@@ -354,12 +364,39 @@ def run_throughput(args, emit):
             "max_abs_diff_clip_mean_embedding": float(np.abs(ours["embedding"] - np.asarray(
                 orig["embedding"])).max()),
             "note": "clip means over patches; original with MUSICNN_MEL_DTYPE=float32"})
-    base = wall.get("original_extractor")
-    emit.meta("throughput_rates", {
-        "clips_per_s": {k: round(v, 3) for k, v in wall.items()},
-        "cpu_seconds_per_clip": {k: round(v, 3) for k, v in cpu.items()},
-        "vs_original_extractor": ({k: round(v / base, 2) for k, v in wall.items()}
-                                  if base else None)})
+    emit.meta("throughput_rates", throughput_summary(walls, cpus))
+
+
+def throughput_summary(walls, cpus):
+    """Medians over repeats, and the within-repeat ratios to the original's ``extractor()``.
+
+    Parameters
+    ----------
+    walls, cpus : list of dict
+        Per repeat, clips per wall second and CPU seconds per clip of each variant.
+
+    Returns
+    -------
+    dict
+        ``clips_per_s`` and ``cpu_seconds_per_clip``: the median of each variant;
+        ``vs_original_extractor``: the median ratio; ``vs_original_extractor_range``:
+        [min, max] over repeats (None without the original); ``repeats``.
+    """
+    keys = list(walls[0])
+    base = "original_extractor"
+    ratios = ({k: [w[k] / w[base] for w in walls] for k in keys} if base in walls[0]
+              else None)
+    return {
+        "clips_per_s": {k: round(float(np.median([w[k] for w in walls])), 3) for k in keys},
+        "cpu_seconds_per_clip": {k: round(float(np.median([c[k] for c in cpus])), 3)
+                                 for k in keys},
+        "vs_original_extractor": (None if ratios is None else
+                                  {k: round(float(np.median(v)), 2) for k, v in ratios.items()}),
+        "vs_original_extractor_range": (None if ratios is None else
+                                        {k: [round(min(v), 2), round(max(v), 2)]
+                                         for k, v in ratios.items()}),
+        "repeats": len(walls),
+    }
 
 
 def _timed(fn, files):
@@ -437,9 +474,10 @@ def to_markdown(result):
     m = meta.get("machine", {})
     lines = ["# Transfer learning: MusiCNN embeddings + logistic regression vs from scratch",
              "", *[f"Command: `{c}`  " for c in result["commands"]],
-             f"Machine: {m.get('system')} {m.get('machine')}, {m.get('cpu_count')} CPUs, "
-             "shared with other jobs while measuring: only ratios measured in the same run "
-             "mean anything.", ""]
+             f"Machine: {m.get('system')} {m.get('machine')}, {m.get('cpu_count')} CPUs. "
+             "Wall times depend on what else the machine ran (each section gives the load "
+             "average at its start); ratios measured side by side in one run are the robust "
+             "figures.", ""]
     for section in ("synthetic", "real"):
         rows = [r for r in result["rows"] if r["section"] == section]
         if not rows:
@@ -447,6 +485,9 @@ def to_markdown(result):
         info = meta.get(section, {})
         lines += [f"## {section}", "", "Data: " + ", ".join(
             f"{k} {v}" for k, v in info.items()) + ".  "]
+        if f"{section}_load_average" in meta:
+            lines.append("Load average at the start (1, 5, 15 min): "
+                         f"{_loads(meta[f'{section}_load_average'])}.  ")
         for rep in ("logmel", "musicnn"):
             f = meta.get(f"{section}_{rep}")
             if f:
@@ -466,12 +507,18 @@ def to_markdown(result):
         info = meta["throughput"]
         lines += ["## throughput", "", f"{info['n_files']} files of "
                   f"{info['seconds_per_file']} s on average (MP3, decoding included), "
-                  "one variant after the other in the same run.", "",
-                  "| variant | clips/s (wall) | x original extractor() | CPU s per clip |",
-                  "| --- | ---: | ---: | ---: |"]
+                  "one variant after the other in the same run. Load average at the start: "
+                  f"{_loads(meta.get('throughput_load_average'))}.",
+                  "",
+                  f"Medians of {rates.get('repeats', 1)} interleaved repeats; the ratio's "
+                  "[min, max] over repeats, each ratio taken within one repeat.", "",
+                  "| variant | clips/s (wall) | x original extractor() [min, max] "
+                  "| CPU s per clip |", "| --- | ---: | ---: | ---: |"]
         vs = rates.get("vs_original_extractor") or {}
+        span = rates.get("vs_original_extractor_range") or {}
         for k, v in rates["clips_per_s"].items():
-            lines.append(f"| {k} | {v:.3f} | {vs.get(k, '')} | "
+            ratio = f"{vs[k]} [{span[k][0]}, {span[k][1]}]" if k in span else vs.get(k, "")
+            lines.append(f"| {k} | {v:.3f} | {ratio} | "
                          f"{rates['cpu_seconds_per_clip'].get(k, '')} |")
         diff = meta.get("throughput_vs_original_outputs")
         if diff:
@@ -488,6 +535,10 @@ def to_markdown(result):
                   "clip, less sensitive to other jobs on the machine than wall time."]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _loads(loads):
+    return "not recorded" if loads is None else ", ".join(f"{v:.2f}" for v in loads)
 
 
 # ----------------------------------------------------------------------------- main
@@ -518,6 +569,8 @@ def parse_args(argv=None):
     p.add_argument("--real-folds", type=int, default=4)
     p.add_argument("--throughput-files", default=None, help="text file, one path a line")
     p.add_argument("--throughput-n", type=int, default=60)
+    p.add_argument("--throughput-repeats", type=int, default=3,
+                   help="interleaved repeats of every variant (medians and ratio ranges)")
     p.add_argument("--throughput-variants", nargs="+", choices=["original", "mel", "musicnn"],
                    default=None, help="default: all three with --tf-python, else mel musicnn")
     p.add_argument("--tf-python", default=None, help="python of the TensorFlow venv")
@@ -547,6 +600,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     emit = Emitter(args)
     for section in args.sections:
+        emit.meta(f"{section}_load_average", os.getloadavg())
         {"synthetic": run_synthetic, "real": run_real, "throughput": run_throughput}[section](
             args, emit)
     return emit.result
