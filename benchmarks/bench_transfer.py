@@ -40,11 +40,15 @@ Methods (``--methods``):
     A cheap reference: the time mean and standard deviation of the same log-mels as
     ``scratch`` -> ``StandardScaler`` -> ``LogisticRegression`` (``C`` chosen the same way).
 
-For each (section, size, method): accuracy with a 95 % percentile bootstrap interval (2,000
-resamples of the test clips; over artists for ``synthetic``, over tracks for ``real``:
-clips of one artist or track are not independent), balanced accuracy, and wall times:
-``fit s`` (training only, on features already extracted) and the feature extraction rate
-(clips/s) of each representation, measured once for all clips of the section.
+For each (section, size, method, seed in ``--seeds``): accuracy with a 95 % percentile
+bootstrap interval (:func:`sklearn_genre.evaluation.bootstrap_ci`, 2,000 resamples over
+artists for ``synthetic``, over tracks for ``real``: clips of one artist or track are not
+independent), balanced accuracy, the test predictions, and wall times: ``fit s`` (training
+only, on features already extracted) and the feature extraction rate (clips/s) of each
+representation. The report adds, per size and seed, the paired differences between methods on
+the same test clips (:func:`~sklearn_genre.evaluation.paired_bootstrap_ci`) and, with several
+seeds, each method's mean accuracy and range over seeds. A seed changes the training draws
+and the network's initialisation (``synthetic``; the test set stays) or the folds (``real``).
 
 ``--quick``: a tiny synthetic set (8 clips of 3 s per genre), sizes 2 and 3 per genre, 2
 epochs, throughput on 3 clips with the mel and MusiCNN transformers only (what the test suite
@@ -82,6 +86,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_genre.datasets import load_default_dataset
+from sklearn_genre.evaluation import bootstrap_ci, paired_bootstrap_ci
 from sklearn_genre.features import MelSpectrogramTransformer
 from sklearn_genre.provenance import package_versions, platform_info, write_json_atomic
 
@@ -96,40 +101,43 @@ QUICK = {"n_per_genre": 8, "duration": 3.0, "sizes": [2, 3], "epochs": 2, "patie
 # ----------------------------------------------------------------------------- statistics
 
 
-def bootstrap_accuracy_ci(y_true, y_pred, *, groups=None, n_boot=2000, level=0.95, seed=0):
-    """Percentile bootstrap interval of the accuracy, resampling groups when given.
+def scores(y_true, y_pred, groups, n_boot):
+    """Accuracy with its percentile bootstrap interval over ``groups``, balanced accuracy."""
+    ci = bootstrap_ci(y_true, y_pred, groups=groups, n_resamples=n_boot)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "ci_low": ci.low,
+            "ci_high": ci.high, "balanced_accuracy": float(balanced_accuracy_score(y_true,
+                                                                                    y_pred)),
+            "n_test": int(len(y_true)), "pred": [str(v) for v in y_pred]}
 
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n,)
-    groups : array-like of shape (n,) or None
-        Resample whole groups (artists, tracks) instead of clips.
-    n_boot : int
-    level : float
-    seed : int
+
+PAIRS = (("musicnn_lr", "scratch"), ("musicnn_lr", "logmel_lr"), ("scratch", "logmel_lr"))
+
+
+def paired_differences(rows, y_test, groups_test, n_boot):
+    """Accuracy differences of the method pairs on the same test clips, per size and seed.
 
     Returns
     -------
-    (low, high) : tuple of float
+    list of dict
+        ``size``, ``seed``, ``a``, ``b``, ``difference`` (accuracy of a minus b), ``low``,
+        ``high`` (95 % paired bootstrap over the test groups).
     """
-    correct = (np.asarray(y_true) == np.asarray(y_pred)).astype(float)
-    if groups is None:
-        groups = np.arange(len(correct))
-    _, g = np.unique(np.asarray(groups), return_inverse=True)
-    hits = np.bincount(g, weights=correct)
-    sizes = np.bincount(g).astype(float)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(hits), size=(n_boot, len(hits)))
-    acc = hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
-    alpha = (1 - level) / 2
-    return float(np.quantile(acc, alpha)), float(np.quantile(acc, 1 - alpha))
+    by_key = {(str(r["size"]), r.get("seed", 0), r["method"]): r for r in rows if "pred" in r}
+    out = []
+    def order(key):
+        size, seed, method = key
+        return (int(size) if size.isdigit() else 0, size, seed, method)
 
-
-def scores(y_true, y_pred, groups, n_boot):
-    low, high = bootstrap_accuracy_ci(y_true, y_pred, groups=groups, n_boot=n_boot)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)), "ci_low": low, "ci_high": high,
-            "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-            "n_test": int(len(y_true))}
+    for (size, seed, method), row in sorted(by_key.items(), key=lambda kv: order(kv[0])):
+        for a, b in PAIRS:
+            other = by_key.get((size, seed, b))
+            if method != a or other is None:
+                continue
+            ci = paired_bootstrap_ci(y_test, row["pred"], other["pred"], groups=groups_test,
+                                     n_resamples=n_boot)
+            out.append({"size": size, "seed": seed, "a": a, "b": b,
+                        "difference": ci.estimate, "low": ci.low, "high": ci.high})
+    return out
 
 
 # ----------------------------------------------------------------------------- features
@@ -236,13 +244,16 @@ def run_synthetic(args, emit):
             "n_genres": len(np.unique(y)), "n_valid": len(valid), "n_test": len(test),
             "max_per_genre_in_pool": int(pd.Series(y[pool]).value_counts().min())}
     emit.meta("synthetic", info)
+    emit.meta("synthetic_test", {"y": y[test].tolist(), "groups": artists[test].tolist()})
     feats = {}
     if {"scratch", "logmel_lr"} & set(args.methods):
         feats["logmel"] = logmel(paths, args, seconds)
-        emit.meta("synthetic_logmel", feats["logmel"][1])
+        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
+            emit.meta("synthetic_logmel", feats["logmel"][1])
     if "musicnn_lr" in args.methods:
         feats["musicnn"] = musicnn(paths, args, seconds)
-        emit.meta("synthetic_musicnn", feats["musicnn"][1])
+        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
+            emit.meta("synthetic_musicnn", feats["musicnn"][1])
     for size, train in nested_subsets(y, pool, args.sizes, args.seed).items():
         for method in args.methods:
             if method == "scratch":
@@ -255,7 +266,8 @@ def run_synthetic(args, emit):
                 model, seconds, extra = fit_lr(F, y, train, valid, seed=args.seed)
                 pred = model.predict(F[test])
             emit.row({"section": "synthetic", "size": size, "method": method,
-                      "n_train": len(train), "fit_seconds": round(seconds, 2), **extra,
+                      "seed": args.seed, "n_train": len(train),
+                      "fit_seconds": round(seconds, 2), **extra,
                       **scores(y[test], pred, artists[test], args.n_boot)})
 
 
@@ -271,13 +283,16 @@ def run_real(args, emit):
             "clip_seconds": duration, "folds": args.real_folds,
             "task": args.real_task}
     emit.meta("real", info)
+    emit.meta("real_test", {"y": y.tolist(), "groups": groups.tolist()})
     feats = {}
     if {"scratch", "logmel_lr"} & set(args.methods):
         feats["logmel"] = logmel(paths, args, duration)
-        emit.meta("real_logmel", feats["logmel"][1])
+        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
+            emit.meta("real_logmel", feats["logmel"][1])
     if "musicnn_lr" in args.methods:
         feats["musicnn"] = musicnn(paths, args, duration)
-        emit.meta("real_musicnn", feats["musicnn"][1])
+        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
+            emit.meta("real_musicnn", feats["musicnn"][1])
     cv = StratifiedGroupKFold(n_splits=args.real_folds, shuffle=True, random_state=args.seed)
     folds = list(cv.split(paths, y, groups))
     for method in args.methods:
@@ -296,6 +311,7 @@ def run_real(args, emit):
             seconds += s
             extra_all.append(extra)
         emit.row({"section": "real", "size": f"{args.real_folds}-fold", "method": method,
+                  "seed": args.seed,
                   "n_train": int(np.mean([len(t) for t, _ in folds])),
                   "fit_seconds": round(seconds, 2),
                   **{k: [e[k] for e in extra_all] for k in extra_all[0]},
@@ -433,6 +449,10 @@ def _original_rates(files, args, emit):
 # ----------------------------------------------------------------------------- report
 
 
+def _row_key(row):
+    return row["section"], str(row["size"]), row["method"], row.get("seed", 0)
+
+
 class Emitter:
     """Collects meta and rows; rewrites the JSON and markdown after each."""
 
@@ -452,11 +472,11 @@ class Emitter:
 
     def row(self, row):
         row = {**row, "command": self.args.command}
-        key = (row["section"], str(row["size"]), row["method"])
-        self.result["rows"] = [r for r in self.result["rows"]
-                               if (r["section"], str(r["size"]), r["method"]) != key]
+        key = _row_key(row)
+        self.result["rows"] = [r for r in self.result["rows"] if _row_key(r) != key]
         self.result["rows"].append(row)
         print(f"{row['section']:<9} {str(row['size']):>7} {row['method']:<10} "
+              f"seed {row['seed']} "
               f"acc {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
               f"bal {row['balanced_accuracy']:.3f}  fit {row['fit_seconds']:.1f} s",
               flush=True)
@@ -493,15 +513,30 @@ def to_markdown(result):
             if f:
                 lines.append(f"Features {rep}: {f['shape']} per clip, "
                              f"{f['clips_per_s']:.2f} clips/s (cache cold unless re-run).  ")
-        lines += ["", "| train clips/genre | method | n train | accuracy [95 % CI] "
-                  "| balanced acc | fit s | notes |", "| ---: | --- | ---: | --- | ---: "
+        lines += ["", "| train clips/genre | method | seed | n train | accuracy [95 % CI] "
+                  "| balanced acc | fit s | notes |", "| ---: | --- | ---: | ---: | --- | ---: "
                   "| ---: | --- |"]
         for r in rows:
             notes = ", ".join(f"{k} {r[k]}" for k in ("C", "epochs") if k in r)
-            lines.append(f"| {r['size']} | {r['method']} | {r['n_train']} | "
+            lines.append(f"| {r['size']} | {r['method']} | {r.get('seed', 0)} | "
+                         f"{r['n_train']} | "
                          f"{r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | "
                          f"{r['balanced_accuracy']:.3f} | {r['fit_seconds']:.1f} | {notes} |")
         lines.append("")
+        lines += _seed_summary(rows)
+        test = meta.get(f"{section}_test")
+        diffs = (paired_differences(rows, test["y"], test["groups"],
+                                    result.get("n_boot", 2000)) if test else [])
+        if diffs:
+            lines += ["Paired differences in accuracy on the same test clips (95 % paired "
+                      "bootstrap over the test groups; an interval containing 0 does not tell "
+                      "the two apart):", "",
+                      "| train clips/genre | seed | a - b | difference [95 % CI] |",
+                      "| ---: | ---: | --- | --- |"]
+            lines += [f"| {d['size']} | {d['seed']} | {d['a']} - {d['b']} | "
+                      f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] |"
+                      for d in diffs]
+            lines.append("")
     rates = meta.get("throughput_rates")
     if rates:
         info = meta["throughput"]
@@ -537,6 +572,24 @@ def to_markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def _seed_summary(rows):
+    """Mean accuracy over seeds with the range, per size and method (when several seeds)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((str(r["size"]), r["method"]), []).append(r)
+    if max(len(v) for v in groups.values()) < 2:
+        return []
+    lines = ["Over seeds (training draws and network initialisation; the test set is the "
+             "same):", "", "| train clips/genre | method | seeds | mean accuracy | min - max "
+             "| mean fit s |", "| ---: | --- | ---: | ---: | --- | ---: |"]
+    for (size, method), rs in groups.items():
+        acc = [r["accuracy"] for r in rs]
+        lines.append(f"| {size} | {method} | {len(rs)} | {np.mean(acc):.3f} | "
+                     f"{min(acc):.3f} - {max(acc):.3f} | "
+                     f"{np.mean([r['fit_seconds'] for r in rs]):.1f} |")
+    return lines + [""]
+
+
 def _loads(loads):
     return "not recorded" if loads is None else ", ".join(f"{v:.2f}" for v in loads)
 
@@ -559,7 +612,8 @@ def parse_args(argv=None):
     p.add_argument("--n-mels", type=int, default=64)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--patience", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="one run of each row per seed (training draws, initialisation, folds)")
     p.add_argument("--n-boot", type=int, default=2000)
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--musicnn-model", default="MSD_musicnn")
@@ -599,10 +653,15 @@ def main(argv=None):
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     emit = Emitter(args)
+    emit.result["n_boot"] = args.n_boot
     for section in args.sections:
         emit.meta(f"{section}_load_average", os.getloadavg())
-        {"synthetic": run_synthetic, "real": run_real, "throughput": run_throughput}[section](
-            args, emit)
+        if section == "throughput":
+            run_throughput(args, emit)
+            continue
+        for seed in args.seeds:
+            args.seed = seed
+            {"synthetic": run_synthetic, "real": run_real}[section](args, emit)
     return emit.result
 
 

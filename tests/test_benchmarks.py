@@ -141,18 +141,40 @@ def test_bench_transfer_quick(tmp_path, musicnn_data_home):
         env["SKLEARN_GENRE_DATA"] = str(musicnn_data_home)
     proc = subprocess.run(
         [sys.executable, str(BENCH / "bench_transfer.py"), "--quick", "--out", str(tmp_path),
-         "--data-dir", str(tmp_path / "data")],
+         "--data-dir", str(tmp_path / "data"), "--seeds", "0", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "bench_transfer.json").read_text())
-    rows = {(r["size"], r["method"]): r for r in report["rows"]}
-    assert set(rows) == {(k, m) for k in (2, 3) for m in ("scratch", "musicnn_lr",
-                                                              "logmel_lr")}
+    rows = {(r["size"], r["method"], r["seed"]): r for r in report["rows"]}
+    assert set(rows) == {(k, m, s) for k in (2, 3) for s in (0, 1)
+                         for m in ("scratch", "musicnn_lr", "logmel_lr")}
+    n_test = len(report["meta"]["synthetic_test"]["y"])
     for r in rows.values():
         assert 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
         assert r["n_train"] == 8 * r["size"] and r["fit_seconds"] > 0
+        assert len(r["pred"]) == r["n_test"] == n_test
+    # a different seed draws other training clips
+    assert rows[(2, "scratch", 0)]["pred"] != rows[(2, "scratch", 1)]["pred"] or (
+        rows[(2, "logmel_lr", 0)]["pred"] != rows[(2, "logmel_lr", 1)]["pred"])
     rates = report["meta"]["throughput_rates"]
     assert set(rates["clips_per_s"]) == {"mel_j1", "mel_j2", "musicnn_j1", "musicnn_j2"}
     assert report["meta"]["synthetic_musicnn"]["shape"] == [200]
-    assert "| 3 | musicnn_lr | 24 |" in (tmp_path / "bench_transfer.md").read_text()
+    md = (tmp_path / "bench_transfer.md").read_text()
+    assert "| 3 | musicnn_lr | 1 | 24 |" in md
+    assert "| 3 | 1 | musicnn_lr - scratch |" in md and "| 2 | musicnn_lr | 2 |" in md
+
+
+def test_bench_musicnn_forward_quick(tmp_path, musicnn_data_home):
+    args = ["--quick", "--out", str(tmp_path)]
+    if musicnn_data_home is not None:
+        args += ["--data-home", str(musicnn_data_home)]
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_musicnn_forward.py"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "bench_musicnn_forward.json").read_text())
+    assert report["patches"] == 2 and len(report["seconds"]["layers"]) == 2
+    # the two front-ends agree (the port's tests hold the tight bound)
+    assert report["front_max_abs_diff"] < 1e-3 * report["front_max_abs"]
+    assert report["layers_front_over_port_forward"]["min"] > 0
+    assert "front-end as layers" in (tmp_path / "bench_musicnn_forward.md").read_text()
