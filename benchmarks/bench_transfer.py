@@ -523,7 +523,7 @@ def to_markdown(result):
                          f"{r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | "
                          f"{r['balanced_accuracy']:.3f} | {r['fit_seconds']:.1f} | {notes} |")
         lines.append("")
-        lines += _seed_summary(rows)
+        lines += _seed_summary(rows, section)
         test = meta.get(f"{section}_test")
         diffs = (paired_differences(rows, test["y"], test["groups"],
                                     result.get("n_boot", 2000)) if test else [])
@@ -572,15 +572,21 @@ def to_markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def _seed_summary(rows):
+_SEED_CHANGES = {"synthetic": "the training draws and the network's initialisation; the "
+                               "test set is the same",
+                 "real": "the folds and the network's initialisation; every clip is predicted "
+                         "once per seed"}
+
+
+def _seed_summary(rows, section):
     """Mean accuracy over seeds with the range, per size and method (when several seeds)."""
     groups = {}
     for r in rows:
         groups.setdefault((str(r["size"]), r["method"]), []).append(r)
     if max(len(v) for v in groups.values()) < 2:
         return []
-    lines = ["Over seeds (training draws and network initialisation; the test set is the "
-             "same):", "", "| train clips/genre | method | seeds | mean accuracy | min - max "
+    lines = [f"Over seeds (a seed changes {_SEED_CHANGES[section]}):", "",
+             "| train clips/genre | method | seeds | mean accuracy | min - max "
              "| mean fit s |", "| ---: | --- | ---: | ---: | --- | ---: |"]
     for (size, method), rs in groups.items():
         acc = [r["accuracy"] for r in rs]

@@ -25,7 +25,17 @@ back-end
     sigmoid (``taggram``: the tag probabilities).
 
 Batch norms are in inference mode (moving statistics, epsilon 1e-3 as in
-``tf.compat.v1.layers.batch_normalization``); dropout is the identity. Parity with the original
+``tf.compat.v1.layers.batch_normalization``); dropout is the identity.
+
+How the front-end is computed (the weights stay in ``Conv2d`` modules, as in the checkpoint):
+the max over frequency is taken first and ReLU and batch norm are applied to the reduced map
+(exact: both are monotone per channel; for a channel whose batch-norm scale is negative the
+min is taken, as the max of the negated filter), and each convolution runs as a matrix
+product of unfolded windows and the filter matrix, in buffers reused across blocks of frames.
+On the 2-core development CPU the layer-by-layer front-end (``Conv2d``, ReLU, batch norm,
+max) alone takes 2.75x the time of this whole forward pass
+(``benchmarks/bench_musicnn_forward.py``); the sums run in another order, so activations
+differ from the layer-by-layer computation by about 1e-6 relative. Parity with the original
 (``benchmarks/results/musicnn_parity.md``) was measured on CPU. On a CUDA GPU, PyTorch runs
 convolutions in TF32 by default (``torch.backends.cudnn.allow_tf32``), which rounds their
 inputs to 10-bit mantissas; set it to False where GPU results must match the CPU ones closely
@@ -360,8 +370,8 @@ def _timbral_front(x, convs, bns):
     Each 7 x h filter bank over (time, frequency), with 3 zero frames padded on both sides in
     time, runs as one matrix product per block of frames: the block's (7, h) windows,
     unfolded (``as_strided``, then one copy), times the (7 h, 204) filter matrix. This is the
-    convolution's arithmetic in the layout the BLAS runs fastest on a CPU (about 1.5x
-    oneDNN's direct convolution for one input channel, ``benchmarks/README.md``); sums are
+    convolution's arithmetic in the layout the BLAS runs fastest on a CPU (for one input
+    channel, faster than oneDNN's direct convolution on the development machine); sums are
     accumulated in a different order, so results differ from ``Conv2d`` in the last bits.
     """
     padded = F.pad(x, (0, 0, 3, 3))  # (B, T + 6, F)
