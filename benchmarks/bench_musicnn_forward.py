@@ -16,6 +16,13 @@ It also times the port's whole forward pass (front-, mid- and back-end) and repo
 abs difference of the two front-ends' outputs. Each timing is the best of ``--repeats``
 interleaved rounds; the ratio is taken within a round (median and range over rounds).
 
+Where the port's time goes: the share of the forward pass spent in matrix products
+(``torch.profiler``), the front-end's FLOPs and the rate they run at, against the rate of a
+large square float32 product (4096 x 4096, the machine's practical limit); with ``--audio
+FILES``, the per-clip stages of :class:`~sklearn_genre.pretrained.MusicnnTransformer`
+(decoding and resampling to 16 kHz, the log-mel and patches, the network), best of the
+rounds, averaged over the files.
+
 Usage::
 
     python benchmarks/bench_musicnn_forward.py [--patches 10] [--repeats 7] [--quick]
@@ -30,6 +37,7 @@ import argparse
 import shlex
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,12 +67,69 @@ def front_port(net, x):
     return torch.cat([out["timbral"], out["temporal"]], dim=2).transpose(1, 2)
 
 
+def _front_flop(net, n_patches, n_frames=187, n_mels=96):
+    """Multiply-adds x 2 of the front-end's filter banks on ``n_patches`` patches."""
+    macs = 0
+    for conv in net.timbral:
+        c_out, _, kt, kf = conv.weight.shape
+        macs += n_frames * (n_mels - kf + 1) * c_out * kt * kf
+    for conv in net.temporal:
+        c_out, _, k, _ = conv.weight.shape
+        macs += n_frames * n_mels * c_out * k
+    return 2 * macs * n_patches
+
+
+def _best(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _where_the_time_goes(net, x, repeats):
+    with torch.inference_mode():
+        net(x)
+        with torch.profiler.profile() as prof:
+            net(x)
+        total = sum(e.self_cpu_time_total for e in prof.key_averages())
+        mm = sum(e.self_cpu_time_total for e in prof.key_averages()
+                 if e.key in ("aten::mm", "aten::addmm"))
+        a = torch.randn(4096, 4096)
+        square = _best(lambda: a @ a, max(2, repeats // 2))
+        forward = _best(lambda: net(x), repeats)
+    mm_seconds = forward * mm / total
+    flop = _front_flop(net, x.shape[0])
+    return {"mm_share": mm / total, "mm_seconds": mm_seconds, "front_gflop": flop / 1e9,
+            "front_gflops": flop / mm_seconds / 1e9,
+            "square_gflops": 2 * 4096 ** 3 / square / 1e9}
+
+
+def _stages(net, files, repeats):
+    from sklearn_genre.audio import load_audio
+    from sklearn_genre.pretrained import musicnn_log_mel, musicnn_patches
+
+    totals = {"decode": 0.0, "log_mel": 0.0, "network": 0.0}
+    with torch.inference_mode():
+        for path in files:
+            y = load_audio(path, sr=16000)
+            patches = torch.from_numpy(musicnn_patches(musicnn_log_mel(y)))
+            totals["decode"] += _best(partial(load_audio, path, sr=16000), repeats)
+            totals["log_mel"] += _best(lambda y=y: musicnn_patches(musicnn_log_mel(y)),
+                                       repeats)
+            totals["network"] += _best(partial(net, patches), repeats)
+    return {k: v / len(files) for k, v in totals.items()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--patches", type=int, default=10, help="patches per call (10: a 30 s clip)")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="2 patches, 2 repeats (the tests)")
     p.add_argument("--data-home", default=None)
+    p.add_argument("--audio", nargs="*", default=None, help="audio files for the stage times")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     args = p.parse_args(argv)
     if args.quick:
@@ -90,6 +155,8 @@ def main(argv=None):
                 fn()
                 seconds[name].append(time.perf_counter() - start)
     ratios = [a / b for a, b in zip(seconds["layers"], seconds["port_front_and_rest"])]
+    profile = _where_the_time_goes(net, x, args.repeats)
+    stages = _stages(net, args.audio, args.repeats) if args.audio else None
     result = {
         "command": command, "machine": platform_info(), "versions": package_versions(),
         "torch_threads": torch.get_num_threads(), "patches": args.patches,
@@ -99,6 +166,7 @@ def main(argv=None):
         "layers_front_over_port_forward": {"median": float(np.median(ratios)),
                                            "min": min(ratios), "max": max(ratios)},
         "front_max_abs_diff": diff, "front_max_abs": scale,
+        "profile": profile, "stages_per_clip_seconds": stages,
     }
     result["machine"].pop("host", None)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +188,16 @@ def main(argv=None):
         f"{args.patches / best['port_front_and_rest']:.1f} |", "",
         f"The layers' front-end alone takes {r['median']:.2f}x the port's whole forward "
         f"(median over rounds, range {r['min']:.2f}-{r['max']:.2f}). Front-end outputs differ "
-        f"by at most {diff:.2e} (largest activation {scale:.1f}).", ""])
+        f"by at most {diff:.2e} (largest activation {scale:.1f}).", "",
+        f"Matrix products take {profile['mm_share']:.0%} of the port's forward pass "
+        f"({profile['mm_seconds']:.3f} s per call, profiled): the front-end's "
+        f"{profile['front_gflop']:.1f} GFLOP at {profile['front_gflops']:.0f} GFLOP/s, "
+        f"against {profile['square_gflops']:.0f} GFLOP/s for a 4096 x 4096 float32 product "
+        "on this machine.", ""]
+        + ([f"Per clip ({len(args.audio)} files, best of {args.repeats} rounds): decoding and "
+            f"resampling to 16 kHz {stages['decode']:.4f} s, log-mel and patches "
+            f"{stages['log_mel']:.4f} s, network {stages['network']:.4f} s.", ""]
+           if stages else []))
     with atomic_write(args.out / "bench_musicnn_forward.md", "w", encoding="utf-8") as f:
         f.write(md)
     print(md)

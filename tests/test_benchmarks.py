@@ -166,7 +166,11 @@ def test_bench_transfer_quick(tmp_path, musicnn_data_home):
 
 
 def test_bench_musicnn_forward_quick(tmp_path, musicnn_data_home):
-    args = ["--quick", "--out", str(tmp_path)]
+    import soundfile as sf
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, 0.1 * np.sin(np.arange(4 * 22050) / 5.0), 22050)
+    args = ["--quick", "--out", str(tmp_path), "--audio", str(clip)]
     if musicnn_data_home is not None:
         args += ["--data-home", str(musicnn_data_home)]
     proc = subprocess.run([sys.executable, str(BENCH / "bench_musicnn_forward.py"), *args],
@@ -177,4 +181,9 @@ def test_bench_musicnn_forward_quick(tmp_path, musicnn_data_home):
     # the two front-ends agree (the port's tests hold the tight bound)
     assert report["front_max_abs_diff"] < 1e-3 * report["front_max_abs"]
     assert report["layers_front_over_port_forward"]["min"] > 0
+    profile = report["profile"]
+    assert 0 < profile["mm_share"] <= 1 and profile["square_gflops"] > 0
+    # 2 patches: 2 x 2 x (187 * 59 * 204 * 266 + 187 * 30 * 204 * 469 + 187 * 96 * 51 * 224)
+    assert profile["front_gflop"] == pytest.approx(5.36, abs=0.01)
+    assert set(report["stages_per_clip_seconds"]) == {"decode", "log_mel", "network"}
     assert "front-end as layers" in (tmp_path / "bench_musicnn_forward.md").read_text()

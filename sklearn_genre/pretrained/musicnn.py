@@ -33,7 +33,7 @@ the max over frequency is taken first and ReLU and batch norm are applied to the
 min is taken, as the max of the negated filter), and each convolution runs as a matrix
 product of unfolded windows and the filter matrix, in buffers reused across blocks of frames.
 On the 2-core development CPU the layer-by-layer front-end (``Conv2d``, ReLU, batch norm,
-max) alone takes 2.75x the time of this whole forward pass
+max) alone takes 2.9x the time of this whole forward pass
 (``benchmarks/bench_musicnn_forward.py``); the sums run in another order, so activations
 differ from the layer-by-layer computation by about 1e-6 relative. Parity with the original
 (``benchmarks/results/musicnn_parity.md``) was measured on CPU. On a CUDA GPU, PyTorch runs

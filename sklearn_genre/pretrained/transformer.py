@@ -260,8 +260,10 @@ class MusicnnTransformer(TransformerMixin, BaseEstimator):
         package's data home.
     n_jobs : int, default=None
         Clips processed in parallel (joblib; threads by default). Each thread's forward
-        pass also uses torch's intra-op threads: on a few cores ``n_jobs=1`` is often as
-        fast (``benchmarks/bench_transfer.py`` measures both).
+        pass also uses all of torch's intra-op threads, so on a CPU ``n_jobs=1`` is the
+        fastest: on 2 cores it ran 4.1 clips/s of 30 s MP3 against 3.7 for ``n_jobs=2``
+        (``benchmarks/README.md``). Parallel workers pay off with loky or Dask workers on
+        more machines or cores, each with fewer torch threads.
     memory : None, str, os.PathLike or joblib.Memory, default=None
         Per-file cache of the output vectors (file inputs only).
     verbose : int, default=0
