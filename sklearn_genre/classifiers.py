@@ -278,7 +278,9 @@ _PARAMETER_DOC = """
         schedule (both monitor ``valid_loss``). ``"stratified"`` holds out
         ``valid_size`` of each class, at least one clip of each and never all
         (:class:`~sklearn_genre.valid_split.StratifiedValidSplit`, seeded from
-        ``random_state``); a class with a single clip makes ``fit`` raise
+        ``random_state``); with ``fit(X, y, groups=...)`` it holds out whole
+        groups (artists, tracks), so that no group is both trained on and
+        validated; a class with a single clip makes ``fit`` raise
         :class:`~sklearn_genre.valid_split.ValidationSplitError` saying what to
         do. A validation set with fewer than 5 clips in some class or 30 in all
         draws a :class:`~sklearn_genre.valid_split.SmallValidationWarning`. For a
@@ -751,6 +753,9 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         train_split = self._resolved_train_split()
         if not train_split:
             return dataset, None
+        groups = getattr(self, "_split_groups", None)
+        if groups is not None:
+            fit_params = {**fit_params, "groups": groups}
         dataset_train, dataset_valid = train_split(dataset, y, **fit_params)
         is_own_subset = isinstance(dataset_valid, Subset) and dataset_valid.dataset is dataset
         if isinstance(dataset_valid, Dataset) and dataset_valid is not dataset \
@@ -831,6 +836,8 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         state = super().__getstate__()
         # The GradScaler holds device tensors and is rebuilt on the next amp step.
         state.pop("grad_scaler_", None)
+        # groups given to a fit in progress (a checkpoint pickles the net mid-fit)
+        state.pop("_split_groups", None)
         return state
 
     def __setstate__(self, state):
@@ -846,7 +853,7 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         self.grad_scaler_ = None
 
     # ----------------------------------------------------------- sklearn API
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, groups=None, **fit_params):
         """Train the network.
 
         Parameters
@@ -855,6 +862,10 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
             Log-mel spectrograms, float32 or float16.
         y : array-like of shape (n_samples,)
             Class labels (strings or integers).
+        groups : array-like of shape (n_samples,), default=None
+            Artist, album or track of each clip. Given, the internal validation split
+            (``train_split``) holds out whole groups, so several clips of one track or
+            artist never sit on both sides of it. Only the split sees them.
         **fit_params : dict
             Passed to skorch (``train_split`` and the module's ``forward``).
 
@@ -863,23 +874,38 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         self : object
             The fitted estimator.
         """
-        self._validate_device()
-        fresh = not (self.warm_start and self.initialized_ and hasattr(self, "label_encoder_"))
-        if fresh:
-            X, y_encoded = self._setup(X, y, classes=self.classes)
-        else:
-            self._validate_hyperparameters()
-            X = _validate_spectrograms(X, n_mels=self.n_features_in_, owner=type(self).__name__)
-            y_encoded = self._encode(y)
-        self.interrupted_ = False
-        with self._device_scope(), self._rng_scope():
+        with self._groups_for_split(groups, X):
+            self._validate_device()
+            fresh = not (self.warm_start and self.initialized_ and hasattr(self, "label_encoder_"))
             if fresh:
-                self.initialize()
-            self._check_validation_available()
-            NeuralNet.partial_fit(self, X, y_encoded, _routing_method="fit", **fit_params)
-        return self
+                X, y_encoded = self._setup(X, y, classes=self.classes)
+            else:
+                self._validate_hyperparameters()
+                X = _validate_spectrograms(X, n_mels=self.n_features_in_, owner=type(self).__name__)
+                y_encoded = self._encode(y)
+            self.interrupted_ = False
+            with self._device_scope(), self._rng_scope():
+                if fresh:
+                    self.initialize()
+                self._check_validation_available()
+                NeuralNet.partial_fit(self, X, y_encoded, _routing_method="fit", **fit_params)
+            return self
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    @contextmanager
+    def _groups_for_split(self, groups, X):
+        """Hold ``groups`` for :meth:`get_split_datasets` during one fit (not fitted state)."""
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.ndim != 1 or len(groups) != len(X):
+                raise ValueError(f"groups must have one entry per clip ({len(X)}), got "
+                                 f"shape {groups.shape}")
+        self._split_groups = groups
+        try:
+            yield
+        finally:
+            del self._split_groups
+
+    def partial_fit(self, X, y, classes=None, groups=None, **fit_params):
         """Train for ``max_epochs`` epochs without re-initialising a trained net.
 
         Parameters
@@ -890,6 +916,8 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             All labels, on the first call when ``y`` may miss some.
+        groups : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`: whole groups held out by the internal validation split.
         **fit_params : dict
             Passed to skorch.
 
@@ -897,21 +925,22 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         -------
         self : object
         """
-        self._validate_device()
-        fresh = not (self.initialized_ and hasattr(self, "label_encoder_"))
-        if fresh:
-            X, y_encoded = self._setup(X, y, classes=classes if classes is not None
-                                       else self.classes)
-        else:
-            X = _validate_spectrograms(X, n_mels=self.n_features_in_, owner=type(self).__name__)
-            y_encoded = self._encode(y)
-        self.interrupted_ = False
-        with self._device_scope(), self._rng_scope():
+        with self._groups_for_split(groups, X):
+            self._validate_device()
+            fresh = not (self.initialized_ and hasattr(self, "label_encoder_"))
             if fresh:
-                self.initialize()
-            self._check_validation_available()
-            NeuralNet.partial_fit(self, X, y_encoded, **fit_params)
-        return self
+                X, y_encoded = self._setup(X, y, classes=classes if classes is not None
+                                           else self.classes)
+            else:
+                X = _validate_spectrograms(X, n_mels=self.n_features_in_, owner=type(self).__name__)
+                y_encoded = self._encode(y)
+            self.interrupted_ = False
+            with self._device_scope(), self._rng_scope():
+                if fresh:
+                    self.initialize()
+                self._check_validation_available()
+                NeuralNet.partial_fit(self, X, y_encoded, **fit_params)
+            return self
 
     def _check_fitted(self):
         if not (getattr(self, "initialized_", False) and hasattr(self, "label_encoder_")):

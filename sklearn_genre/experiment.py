@@ -650,9 +650,20 @@ def _fit(estimator, source, run_dir, *, checkpoint, time_limit, resume_from, sko
     epochs = final.get_params()["max_epochs"]
     if resume_from is not None:
         fit_params["epochs"] = epochs - resume_from
+    internal = "stratified 10 % of training"
+    groups = getattr(source, "groups", None)
+    if groups is None:
+        groups = getattr(source, "artist_ids", None)
+    if not len(source.valid) and groups is not None and _splits_by_groups(final):
+        train_groups = np.asarray(groups, dtype=object)[source.train]
+        if all(g is not None and g == g for g in train_groups):  # g == g: not NaN
+            # the internal validation split holds out whole groups (no track or artist on
+            # both sides of it), as the outer split does
+            fit_params["groups"] = train_groups.astype(str)
+            internal += ", whole groups"
     logger.info(
         f"training {type(final).__name__} on {len(y_train)} clips (validation: "
-        f"{len(source.valid) or 'stratified 10 % of training'}), up to {epochs} epochs"
+        f"{len(source.valid) or internal}), up to {epochs} epochs"
         + (f", resuming after epoch {resume_from} ({fit_params['epochs']} left)"
            if resume_from is not None else "")
         + "; Ctrl-C stops and keeps the best epoch"
@@ -665,6 +676,14 @@ def _fit(estimator, source, run_dir, *, checkpoint, time_limit, resume_from, sko
         # The validation set (~530 MB on FMA small), the checkpoint folder and the time
         # limit belong to this run, not to the model: the user's settings come back.
         final.set_params(**original)
+
+
+def _splits_by_groups(final):
+    """Whether ``final`` is one of our classifiers with its own group-aware internal split."""
+    from .classifiers import _SpectrogramClassifier
+
+    return (isinstance(final, _SpectrogramClassifier)
+            and isinstance(final.train_split, str) and final.train_split == "stratified")
 
 
 # ----------------------------------------------------------------------------- resume

@@ -59,6 +59,12 @@ class StratifiedValidSplit:
     drawn at random for validation, so the validation set has at least one clip of every
     class (``max(n_classes, ~valid_size * n)`` in all) and training keeps at least one.
 
+    Called with ``groups`` (artist, album or track of each clip), it holds out whole groups
+    instead: for each class, groups drawn at random until about ``valid_size`` of its clips,
+    at least one group, never all of them, so no group is both trained on and validated (a
+    track's other clips in training would make validation look better than it is and stop
+    training late). Classifiers receive the groups from ``fit(X, y, groups=...)``.
+
     Parameters
     ----------
     valid_size : float, default=0.1
@@ -71,8 +77,8 @@ class StratifiedValidSplit:
     Raises
     ------
     ValidationSplitError
-        When called on a set where some class has fewer than 2 clips, naming them and what
-        to do.
+        When called on a set where some class has fewer than 2 clips (with groups: fewer
+        than 2 groups), naming them and what to do.
 
     Examples
     --------
@@ -94,6 +100,10 @@ class StratifiedValidSplit:
         y = np.asarray(y)
         if len(y) != len(dataset):
             raise ValueError(f"dataset has {len(dataset)} items but y has {len(y)}")
+        if groups is not None:
+            valid = self._grouped(y, np.asarray(groups))
+            train = np.setdiff1d(np.arange(len(y)), valid)
+            return Subset(dataset, train), Subset(dataset, valid)
         codes, counts = np.unique(y, return_counts=True)
         too_few = codes[counts < 2]
         if len(too_few):
@@ -111,6 +121,50 @@ class StratifiedValidSplit:
         valid = np.sort(np.concatenate(valid))
         train = np.setdiff1d(np.arange(len(y)), valid)
         return Subset(dataset, train), Subset(dataset, valid)
+
+    def _grouped(self, y, groups):
+        """Validation indices made of whole groups, ~``valid_size`` of each class."""
+        if len(groups) != len(y):
+            raise ValueError(f"groups has {len(groups)} items but y has {len(y)}")
+        _, g = np.unique(groups.astype(str), return_inverse=True)
+        codes = np.unique(y)
+        single = [c for c in codes if len(np.unique(g[y == c])) < 2]
+        if single:
+            raise ValidationSplitError(
+                f"cannot hold out whole groups (artists, tracks) of every class: "
+                f"{len(single)} class(es) have all their training clips in one group "
+                f"({_names(self.labels, single)[:10]}), so validating on them would validate "
+                f"on the training group. {_WHAT_TO_DO}; or train without groups, accepting "
+                "a validation set that shares groups with training."
+            )
+        rng = check_random_state(self.random_state)
+        chosen = set()
+        # classes with the fewest groups choose first: they have the least room
+        for code in sorted(codes, key=lambda c: len(np.unique(g[y == c]))):
+            members = y == code
+            class_groups = np.unique(g[members])
+            target = int(np.clip(round(self.valid_size * members.sum()), 1,
+                                 members.sum() - 1))
+            held = int(np.isin(g[members], list(chosen)).sum())
+            for group in rng.permutation(class_groups):
+                if held >= target:
+                    break
+                left = [x for x in class_groups if x not in chosen and x != group]
+                if group in chosen or not left:
+                    continue  # keep at least one group of the class for training
+                chosen.add(group)
+                held += int((g[members] == group).sum())
+        valid = np.flatnonzero(np.isin(g, list(chosen)))
+        missing = [c for c in codes
+                   if not (y[valid] == c).any() or (y[valid] == c).sum() == (y == c).sum()]
+        if missing:
+            raise ValidationSplitError(
+                f"cannot hold out whole groups so that every class is both trained on and "
+                f"validated: groups shared between classes leave "
+                f"{_names(self.labels, missing)[:10]} all in training or all in validation. "
+                f"{_WHAT_TO_DO}."
+            )
+        return valid
 
     def __repr__(self):
         return (f"StratifiedValidSplit(valid_size={self.valid_size}, "

@@ -340,6 +340,57 @@ def test_stratified_valid_split_keeps_rare_classes_on_both_sides():
         assert check_validation_size(y_valid)
 
 
+def test_stratified_valid_split_with_groups_holds_out_whole_groups():
+    # 3 classes; 6, 4 and 2 tracks of 5 clips each
+    y = np.repeat([0, 1, 2], [30, 20, 10])
+    groups = np.array([f"t{i // 5}" for i in range(60)])
+    for seed in range(5):
+        train, valid = StratifiedValidSplit(0.2, random_state=seed)(np.zeros(60), y, groups)
+        tr, va = np.asarray(train.indices), np.asarray(valid.indices)
+        assert len(tr) + len(va) == 60
+        assert not set(groups[tr]) & set(groups[va])  # no track on both sides
+        assert set(y[va]) == set(y[tr]) == {0, 1, 2}  # every class on both sides
+        assert len(va) % 5 == 0 and 10 <= len(va) <= 20  # whole tracks, ~20 %
+    # without groups the same call splits clips and shares tracks
+    train, valid = StratifiedValidSplit(0.2, random_state=0)(np.zeros(60), y)
+    assert set(groups[np.asarray(train.indices)]) & set(groups[np.asarray(valid.indices)])
+
+
+def test_stratified_valid_split_with_groups_explains_what_cannot_be_split():
+    y = np.repeat([0, 1], [10, 10])
+    one_track = np.array(["a"] * 5 + ["b"] * 5 + ["c"] * 10)  # class 1: one track
+    with pytest.raises(ValidationSplitError, match=r"all their training clips in one group"):
+        StratifiedValidSplit(0.2, random_state=0, labels=np.array(["jazz", "rock"]))(
+            np.zeros(20), y, one_track)
+    with pytest.raises(ValueError, match="groups has 3 items"):
+        StratifiedValidSplit(0.2)(np.zeros(20), y, ["a", "b", "c"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_genre.exceptions.SmallValidationWarning")
+def test_fit_with_groups_validates_on_unseen_groups(data, monkeypatch):
+    X, y = data
+    groups = np.array([f"track{i // 3}" for i in range(len(y))])  # 3 clips per track
+    seen = []
+    original = StratifiedValidSplit.__call__
+
+    def spy(self, dataset, y=None, groups=None):
+        train, valid = original(self, dataset, y, groups)
+        seen.append((groups, np.asarray(train.indices), np.asarray(valid.indices)))
+        return train, valid
+
+    monkeypatch.setattr(StratifiedValidSplit, "__call__", spy)
+    clf = small(CNNClassifier, max_epochs=1, valid_size=0.2).fit(X, y, groups=groups)
+    (got, tr, va), = seen
+    assert got is not None and list(got) == list(groups)
+    assert not set(groups[tr]) & set(groups[va]) and len(va) >= 6
+    assert not hasattr(clf, "_split_groups")  # not fitted state; not pickled
+    seen.clear()
+    small(CNNClassifier, max_epochs=1).fit(X, y)
+    assert seen[0][0] is None
+    with pytest.raises(ValueError, match="one entry per clip"):
+        small(CNNClassifier, max_epochs=1).fit(X, y, groups=groups[:-1])
+
+
 def test_early_stopping_keeps_the_epoch_with_the_lowest_validation_loss(data):
     # with a 6-clip validation set the accuracy ties across epochs; selecting on it kept
     # epoch 1. The loss breaks such ties: the restored epoch is the loss minimum.

@@ -250,3 +250,38 @@ def test_a_run_without_a_model_is_refused_with_its_story(tmp_path):
     assert "delete the folder" in info.value.hint
     with pytest.raises(MissingModelError):
         evaluate_run(run_dir)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_genre.exceptions.SmallValidationWarning")
+def test_internal_validation_split_holds_out_whole_artists(fma_dir, tmp_path, monkeypatch):
+    # With no validation part in the split, the classifier's own validation split takes
+    # whole artists (the data's groups), as the outer split does.
+    from sklearn_genre.valid_split import StratifiedValidSplit
+
+    seen = []
+    original = StratifiedValidSplit.__call__
+
+    def spy(self, dataset, y=None, groups=None):
+        train, valid = original(self, dataset, y, groups)
+        seen.append((groups, np.asarray(valid.indices)))
+        return train, valid
+
+    monkeypatch.setattr(StratifiedValidSplit, "__call__", spy)
+    data = load_fma(fma_dir)
+    split = np.asarray(data.split)
+    train = np.flatnonzero(split != "test")
+    test = np.flatnonzero(split == "test")
+    result = run_experiment(tiny_pipeline(epochs=1, valid_size=0.2), data, out=tmp_path,
+                            name="g", split=(train, [], test))
+    (groups, valid), = seen
+    artists = np.asarray(data.artist_ids)[train].astype(str)
+    assert groups is not None and list(groups) == list(artists)
+    held = set(artists[valid])
+    assert held and not held & set(np.delete(artists, valid))
+    assert result.results["metrics"]["n_test"] == len(test)
+    # in a pipeline, as docs/concepts.md shows
+    seen.clear()
+    tiny_pipeline(epochs=1, valid_size=0.2).fit(
+        list(np.asarray(data.paths)[train]), np.asarray(data.target)[train],
+        classifier__groups=artists)
+    assert list(seen[0][0]) == list(artists)
