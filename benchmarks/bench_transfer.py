@@ -196,7 +196,7 @@ def fit_lr(F, y, train, valid=None, groups=None, seed=0):
         "logisticregression__C"]}
 
 
-def fit_scratch(X, y, train, valid, args):
+def fit_scratch(X, y, train, valid, args, seed):
     from skorch.dataset import Dataset
     from skorch.helper import predefined_split
 
@@ -209,7 +209,7 @@ def fit_scratch(X, y, train, valid, args):
         split = {"train_split": None, "callbacks__early_stopping": None,
                  "callbacks__lr_scheduler": None}
     clf = make_model("cnn_gru_attn", max_epochs=args.epochs, batch_size=16, lr=1e-3,
-                     optimizer__weight_decay=0.03, device="cpu", random_state=args.seed,
+                     optimizer__weight_decay=0.03, device="cpu", random_state=seed,
                      verbose=0, **split)
     start = time.perf_counter()
     clf.fit(X[train], y[train])
@@ -245,30 +245,35 @@ def run_synthetic(args, emit):
             "max_per_genre_in_pool": int(pd.Series(y[pool]).value_counts().min())}
     emit.meta("synthetic", info)
     emit.meta("synthetic_test", {"y": y[test].tolist(), "groups": artists[test].tolist()})
+    feats = extract_features("synthetic", paths, args, seconds, emit)
+    for seed in args.seeds:
+        for size, train in nested_subsets(y, pool, args.sizes, seed).items():
+            for method in args.methods:
+                if method == "scratch":
+                    X = feats["logmel"][0]
+                    model, seconds, extra = fit_scratch(X, y, train, valid, args, seed)
+                    pred = model.predict(X[test])
+                else:
+                    F = (feats["musicnn"][0] if method == "musicnn_lr"
+                         else summary_features(feats["logmel"][0]))
+                    model, seconds, extra = fit_lr(F, y, train, valid, seed=seed)
+                    pred = model.predict(F[test])
+                emit.row({"section": "synthetic", "size": size, "method": method,
+                          "seed": seed, "n_train": len(train),
+                          "fit_seconds": round(seconds, 2), **extra,
+                          **scores(y[test], pred, artists[test], args.n_boot)})
+
+
+def extract_features(section, paths, args, seconds, emit):
+    """The representations the methods need, extracted once for all seeds and sizes."""
     feats = {}
     if {"scratch", "logmel_lr"} & set(args.methods):
         feats["logmel"] = logmel(paths, args, seconds)
-        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
-            emit.meta("synthetic_logmel", feats["logmel"][1])
+        emit.meta(f"{section}_logmel", feats["logmel"][1])
     if "musicnn_lr" in args.methods:
         feats["musicnn"] = musicnn(paths, args, seconds)
-        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
-            emit.meta("synthetic_musicnn", feats["musicnn"][1])
-    for size, train in nested_subsets(y, pool, args.sizes, args.seed).items():
-        for method in args.methods:
-            if method == "scratch":
-                X = feats["logmel"][0]
-                model, seconds, extra = fit_scratch(X, y, train, valid, args)
-                pred = model.predict(X[test])
-            else:
-                F = (feats["musicnn"][0] if method == "musicnn_lr"
-                     else summary_features(feats["logmel"][0]))
-                model, seconds, extra = fit_lr(F, y, train, valid, seed=args.seed)
-                pred = model.predict(F[test])
-            emit.row({"section": "synthetic", "size": size, "method": method,
-                      "seed": args.seed, "n_train": len(train),
-                      "fit_seconds": round(seconds, 2), **extra,
-                      **scores(y[test], pred, artists[test], args.n_boot)})
+        emit.meta(f"{section}_musicnn", feats["musicnn"][1])
+    return feats
 
 
 def run_real(args, emit):
@@ -284,34 +289,32 @@ def run_real(args, emit):
             "task": args.real_task}
     emit.meta("real", info)
     emit.meta("real_test", {"y": y.tolist(), "groups": groups.tolist()})
-    feats = {}
-    if {"scratch", "logmel_lr"} & set(args.methods):
-        feats["logmel"] = logmel(paths, args, duration)
-        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
-            emit.meta("real_logmel", feats["logmel"][1])
-    if "musicnn_lr" in args.methods:
-        feats["musicnn"] = musicnn(paths, args, duration)
-        if args.seed == args.seeds[0]:  # the first extraction: the cache was cold
-            emit.meta("real_musicnn", feats["musicnn"][1])
-    cv = StratifiedGroupKFold(n_splits=args.real_folds, shuffle=True, random_state=args.seed)
-    folds = list(cv.split(paths, y, groups))
+    feats = extract_features("real", paths, args, duration, emit)
+    for seed in args.seeds:
+        run_real_folds(args, emit, feats, y, groups, seed)
+
+
+def run_real_folds(args, emit, feats, y, groups, seed):
+    """Every method on the group folds of one seed; all clips predicted out of fold."""
+    cv = StratifiedGroupKFold(n_splits=args.real_folds, shuffle=True, random_state=seed)
+    folds = list(cv.split(y, y, groups))
     for method in args.methods:
         pred = np.empty(len(y), dtype=object)
         seconds, extra_all = 0.0, []
         for train, test in folds:
             if method == "scratch":
                 X = feats["logmel"][0]
-                model, s, extra = fit_scratch(X, y, train, None, args)
+                model, s, extra = fit_scratch(X, y, train, None, args, seed)
                 pred[test] = model.predict(X[test])
             else:
                 F = (feats["musicnn"][0] if method == "musicnn_lr"
                      else summary_features(feats["logmel"][0]))
-                model, s, extra = fit_lr(F, y, train, groups=groups, seed=args.seed)
+                model, s, extra = fit_lr(F, y, train, groups=groups, seed=seed)
                 pred[test] = model.predict(F[test])
             seconds += s
             extra_all.append(extra)
         emit.row({"section": "real", "size": f"{args.real_folds}-fold", "method": method,
-                  "seed": args.seed,
+                  "seed": seed,
                   "n_train": int(np.mean([len(t) for t, _ in folds])),
                   "fit_seconds": round(seconds, 2),
                   **{k: [e[k] for e in extra_all] for k in extra_all[0]},
@@ -665,9 +668,7 @@ def main(argv=None):
         if section == "throughput":
             run_throughput(args, emit)
             continue
-        for seed in args.seeds:
-            args.seed = seed
-            {"synthetic": run_synthetic, "real": run_real}[section](args, emit)
+        {"synthetic": run_synthetic, "real": run_real}[section](args, emit)
     return emit.result
 
 

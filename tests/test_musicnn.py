@@ -111,17 +111,13 @@ def test_forward_shapes():
 
 
 def _front_end_as_layers(net, x):
-    """The front-end written as the original graph's layers: Conv2d, ReLU, batch norm, max."""
-    from torch.nn import functional as F
-
-    x = net.bn_input(x.unsqueeze(1))
-    padded = F.pad(x, (0, 0, 3, 3))
-    front = [bn(F.relu(conv(padded))).amax(dim=3)
-             for conv, bn in zip(net.timbral, net.bn_front[:2])]
-    for conv, bn in zip(net.temporal, net.bn_front[2:]):
-        k = conv.kernel_size[0]
-        front.append(bn(F.relu(conv(F.pad(x, (0, 0, (k - 1) // 2, k // 2))))).amax(dim=3))
-    return torch.cat(front, dim=1).transpose(1, 2)
+    """The front-end as the original graph's layers (Conv2d, ReLU, batch norm, max):
+    ``benchmarks/bench_musicnn_forward.py``'s reference, as (B, T, 561)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_musicnn_forward", ROOT / "benchmarks" / "bench_musicnn_forward.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.front_layers(net, x).transpose(1, 2)
 
 
 @pytest.mark.parametrize("n_frames", [187, 100, 50, 1])
