@@ -650,7 +650,7 @@ def _fit(estimator, source, run_dir, *, checkpoint, time_limit, resume_from, sko
     epochs = final.get_params()["max_epochs"]
     if resume_from is not None:
         fit_params["epochs"] = epochs - resume_from
-    internal = "stratified 10 % of training"
+    internal = f"stratified {getattr(final, 'valid_size', 0.1):.0%} of training"
     groups = getattr(source, "groups", None)
     if groups is None:
         groups = getattr(source, "artist_ids", None)
