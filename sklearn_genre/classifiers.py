@@ -176,7 +176,7 @@ def _check_plausible_shape(shape, what="X"):
         warnings.warn(
             f"{what} has shape {shape}, i.e. {shape[1]} mel bands, more than any recipe uses "
             f"(at most {MAX_PLAUSIBLE_MELS}); expected (n_samples, n_mels, n_frames){hint}",
-            UserWarning, stacklevel=5,
+            UserWarning, stacklevel=6,  # user -> fit -> _train -> _setup -> ...
         )
 
 
@@ -664,7 +664,7 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         self.seed_ = seed
         if self.amp and not self._on_cuda():
             warnings.warn("amp=True has no effect without CUDA; training in float32",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=4)  # user -> fit -> _train -> _setup
         return X, y_encoded
 
     def _check_validation_available(self):
@@ -874,11 +874,16 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         self : object
             The fitted estimator.
         """
+        fresh = not (self.warm_start and self.initialized_ and hasattr(self, "label_encoder_"))
+        return self._train(X, y, fresh=fresh, classes=self.classes, groups=groups,
+                           _routing_method="fit", **fit_params)
+
+    def _train(self, X, y, *, fresh, classes, groups, **fit_params):
+        """fit / partial_fit: set up a fresh net or check the data against a trained one."""
         with self._groups_for_split(groups, X):
             self._validate_device()
-            fresh = not (self.warm_start and self.initialized_ and hasattr(self, "label_encoder_"))
             if fresh:
-                X, y_encoded = self._setup(X, y, classes=self.classes)
+                X, y_encoded = self._setup(X, y, classes=classes)
             else:
                 self._validate_hyperparameters()
                 X = _validate_spectrograms(X, n_mels=self.n_features_in_, owner=type(self).__name__)
@@ -888,7 +893,7 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
                 if fresh:
                     self.initialize()
                 self._check_validation_available()
-                NeuralNet.partial_fit(self, X, y_encoded, _routing_method="fit", **fit_params)
+                NeuralNet.partial_fit(self, X, y_encoded, **fit_params)
             return self
 
     @contextmanager
@@ -925,22 +930,10 @@ class _SpectrogramClassifier(DeferredLossMixin, TensorBatchingMixin, NeuralNetCl
         -------
         self : object
         """
-        with self._groups_for_split(groups, X):
-            self._validate_device()
-            fresh = not (self.initialized_ and hasattr(self, "label_encoder_"))
-            if fresh:
-                X, y_encoded = self._setup(X, y, classes=classes if classes is not None
-                                           else self.classes)
-            else:
-                X = _validate_spectrograms(X, n_mels=self.n_features_in_, owner=type(self).__name__)
-                y_encoded = self._encode(y)
-            self.interrupted_ = False
-            with self._device_scope(), self._rng_scope():
-                if fresh:
-                    self.initialize()
-                self._check_validation_available()
-                NeuralNet.partial_fit(self, X, y_encoded, **fit_params)
-            return self
+        fresh = not (self.initialized_ and hasattr(self, "label_encoder_"))
+        return self._train(X, y, fresh=fresh, groups=groups,
+                           classes=classes if classes is not None else self.classes,
+                           **fit_params)
 
     def _check_fitted(self):
         if not (getattr(self, "initialized_", False) and hasattr(self, "label_encoder_")):
